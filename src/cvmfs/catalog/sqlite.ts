@@ -1,0 +1,199 @@
+import Database from 'better-sqlite3';
+import { flagsCompression, flagsHashAlgorithm, encodeFlags, FLAG_CHUNKED, FLAG_HIDDEN, FLAG_NESTED_MOUNTPOINT, FLAG_NESTED_ROOT } from './flags.js';
+import { counterRows, countersFromRows, type Counters } from './counters.js';
+import type { CatalogEntry, Chunk, NestedCatalogRef } from './entry.js';
+import { baseName, NULL_PATH_HASH, parentPath, pathHash, type PathHash } from './path-hash.js';
+import { CATALOG_DDL, CATALOG_SCHEMA, CATALOG_SCHEMA_REVISION } from './schema.js';
+import { decodeXattrs, encodeXattrs } from './xattr.js';
+
+/** Catalog properties that vary per revision (the rest of the `properties` table is fixed). */
+export interface CatalogProperties {
+  revision: number;
+  lastModified: number;
+  /** Root catalog only: the client's reload interval in seconds. */
+  ttl?: number | undefined;
+  /** Hex hash of the previous version of this catalog. */
+  previousRevision?: string | undefined;
+}
+
+export interface CatalogContent {
+  /** `""` for the root catalog, else the nested catalog's mount point. */
+  mountpoint: string;
+  /** Root entry first: the client's root inode is rowid 1. */
+  entries: readonly CatalogEntry[];
+  nested: readonly NestedCatalogRef[];
+  properties: CatalogProperties;
+  counters: Counters;
+}
+
+function splitHardlinks(value: bigint): { group: number; linkcount: number } {
+  return { group: Number(value >> 32n), linkcount: Number(value & 0xffffffffn) };
+}
+
+/** Builds the uncompressed SQLite file of one catalog. */
+export function writeCatalog(content: CatalogContent): Buffer {
+  const db = new Database(':memory:');
+  try {
+    db.exec(CATALOG_DDL);
+    const setProperty = db.prepare('INSERT INTO properties (key, value) VALUES (?, ?)');
+    const insertEntry = db.prepare(
+      'INSERT INTO catalog (md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const insertChunk = db.prepare('INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)');
+    const insertNested = db.prepare('INSERT INTO nested_catalogs (path, sha1, size) VALUES (?, ?, ?)');
+    const insertCounter = db.prepare('INSERT INTO statistics (counter, value) VALUES (?, ?)');
+    db.transaction(() => {
+      const { properties } = content;
+      setProperty.run('schema', CATALOG_SCHEMA);
+      setProperty.run('schema_revision', String(CATALOG_SCHEMA_REVISION));
+      setProperty.run('revision', String(properties.revision));
+      setProperty.run('last_modified', String(properties.lastModified));
+      if (properties.ttl !== undefined) setProperty.run('TTL', String(properties.ttl));
+      if (content.mountpoint !== '') setProperty.run('root_prefix', content.mountpoint);
+      if (properties.previousRevision !== undefined) setProperty.run('previous_revision', properties.previousRevision);
+      for (const entry of content.entries) {
+        const self = pathHash(entry.path);
+        const parent = entry.path === '' ? NULL_PATH_HASH : pathHash(parentPath(entry.path));
+        const hardlinks = (BigInt(entry.hardlinkGroup) << 32n) | BigInt(entry.linkcount);
+        insertEntry.run(
+          self.high, self.low, parent.high, parent.low, hardlinks,
+          entry.hash?.digest ?? null, entry.size, entry.mode, entry.mtime, entry.mtimeNs ?? null,
+          encodeFlags(entry), entry.path === '' ? '' : baseName(entry.path), entry.symlink,
+          entry.uid, entry.gid, entry.xattrs === undefined ? null : (encodeXattrs(entry.xattrs) ?? null),
+        );
+        for (const chunk of entry.chunks ?? []) insertChunk.run(self.high, self.low, chunk.offset, chunk.size, chunk.hash.digest);
+      }
+      for (const nested of content.nested) insertNested.run(nested.path, nested.hashHex, nested.size);
+      for (const [counter, value] of counterRows(content.counters)) insertCounter.run(counter, value);
+    })();
+    return db.serialize();
+  } finally {
+    db.close();
+  }
+}
+
+interface RawRow {
+  md5path_1: bigint;
+  md5path_2: bigint;
+  hardlinks: bigint | null;
+  hash: Buffer | null;
+  size: bigint | null;
+  mode: bigint;
+  mtime: bigint;
+  mtimens: bigint | null;
+  flags: bigint;
+  name: string;
+  symlink: string | null;
+  uid: bigint;
+  gid: bigint;
+  xattr: Buffer | null;
+}
+
+const ENTRY_COLUMNS = 'md5path_1, md5path_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr';
+
+/** Read access to one decompressed catalog file. */
+export class CatalogFile {
+  private readonly db: Database.Database;
+  private readonly byPath: Database.Statement;
+  private readonly byParent: Database.Statement;
+  private readonly chunkRows: Database.Statement;
+  readonly properties: ReadonlyMap<string, string>;
+  readonly mountpoint: string;
+
+  constructor(bytes: Buffer) {
+    this.db = new Database(bytes, { readonly: true });
+    this.byPath = this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`).safeIntegers(true);
+    this.byParent = this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`).safeIntegers(true);
+    this.chunkRows = this.db.prepare('SELECT offset, size, hash FROM chunks WHERE md5path_1 = ? AND md5path_2 = ? ORDER BY offset').safeIntegers(true);
+    const rows = this.db.prepare('SELECT key, value FROM properties').all() as Array<{ key: string; value: string }>;
+    this.properties = new Map(rows.map((row) => [row.key, String(row.value)]));
+    this.mountpoint = this.properties.get('root_prefix') ?? '';
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  get revision(): number {
+    return Number(this.properties.get('revision') ?? 0);
+  }
+
+  get lastModified(): number {
+    return Number(this.properties.get('last_modified') ?? 0);
+  }
+
+  counters(): Counters {
+    const rows = this.db.prepare('SELECT counter, value FROM statistics').all() as Array<{ counter: string; value: number }>;
+    return countersFromRows(new Map(rows.map((row) => [row.counter, Number(row.value)])));
+  }
+
+  nested(): NestedCatalogRef[] {
+    const rows = this.db.prepare('SELECT path, sha1, size FROM nested_catalogs ORDER BY path').all() as Array<{ path: string; sha1: string; size: number }>;
+    return rows.map((row) => ({ path: row.path, hashHex: row.sha1, size: Number(row.size) }));
+  }
+
+  lookup(path: string): CatalogEntry | undefined {
+    const hash = pathHash(path);
+    const row = this.byPath.get(hash.high, hash.low) as RawRow | undefined;
+    return row === undefined ? undefined : this.toEntry(row, path);
+  }
+
+  /** Entries directly below a directory of this catalog, in row order. */
+  list(path: string): CatalogEntry[] {
+    const hash: PathHash = pathHash(path);
+    const rows = this.byParent.all(hash.high, hash.low) as RawRow[];
+    return rows.map((row) => this.toEntry(row, `${path}/${row.name}`));
+  }
+
+  /** Every entry of this catalog, parents before children (the catalog's own root first). */
+  entries(): CatalogEntry[] {
+    const root = this.lookup(this.mountpoint);
+    if (root === undefined) throw new Error(`catalog has no root entry for "${this.mountpoint}"`);
+    const result: CatalogEntry[] = [root];
+    for (let i = 0; i < result.length; i++) {
+      const entry = result[i]!;
+      if ((entry.mode & 0o170000) === 0o040000 && entry.nestedMountpoint !== true) result.push(...this.list(entry.path));
+    }
+    return result;
+  }
+
+  /** Row count and highest rowid (dense rowids starting with the root entry are expected). */
+  rowStats(): { count: number; maxRowid: number; firstRowPath: bigint[] } {
+    const stats = this.db.prepare('SELECT count(*) AS n, max(rowid) AS m FROM catalog').get() as { n: number; m: number };
+    const first = this.db.prepare('SELECT md5path_1, md5path_2 FROM catalog ORDER BY rowid LIMIT 1').safeIntegers(true).get() as { md5path_1: bigint; md5path_2: bigint } | undefined;
+    return { count: stats.n, maxRowid: stats.m, firstRowPath: first === undefined ? [] : [first.md5path_1, first.md5path_2] };
+  }
+
+  private toEntry(row: RawRow, path: string): CatalogEntry {
+    const flags = Number(row.flags);
+    const { group, linkcount } = splitHardlinks(row.hardlinks ?? 1n);
+    const algorithm = flagsHashAlgorithm(flags);
+    const entry: CatalogEntry = {
+      path,
+      mode: Number(row.mode),
+      size: Number(row.size ?? 0),
+      mtime: Number(row.mtime),
+      mtimeNs: row.mtimens === null ? undefined : Number(row.mtimens),
+      uid: Number(row.uid),
+      gid: Number(row.gid),
+      hardlinkGroup: group,
+      linkcount,
+      hash: row.hash === null ? undefined : { algorithm, digest: Buffer.from(row.hash) },
+      compression: flagsCompression(flags),
+      symlink: row.symlink ?? '',
+      xattrs: row.xattr === null ? undefined : decodeXattrs(Buffer.from(row.xattr)),
+    };
+    if ((flags & FLAG_NESTED_MOUNTPOINT) !== 0) entry.nestedMountpoint = true;
+    if ((flags & FLAG_NESTED_ROOT) !== 0) entry.nestedRoot = true;
+    if ((flags & FLAG_HIDDEN) !== 0) entry.hidden = true;
+    if ((flags & FLAG_CHUNKED) !== 0) {
+      const hash = pathHash(path);
+      const chunks = this.chunkRows.all(hash.high, hash.low) as Array<{ offset: bigint; size: bigint; hash: Buffer }>;
+      entry.chunks = chunks.map((c): Chunk => ({ offset: Number(c.offset), size: Number(c.size), hash: { algorithm, digest: Buffer.from(c.hash) } }));
+    }
+    return entry;
+  }
+}
+
+/** Flags of an entry as they would be written; re-exported for checks that compare raw rows. */
+export { encodeFlags };
