@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { flagsCompression, flagsHashAlgorithm, encodeFlags, FLAG_CHUNKED, FLAG_HIDDEN, FLAG_NESTED_MOUNTPOINT, FLAG_NESTED_ROOT } from './flags.js';
+import { hashToHex } from '../hash.js';
 import { counterRows, countersFromRows, type Counters } from './counters.js';
 import type { CatalogEntry, Chunk, NestedCatalogRef } from './entry.js';
 import { baseName, NULL_PATH_HASH, parentPath, pathHash, type PathHash } from './path-hash.js';
@@ -99,8 +100,11 @@ export class CatalogFile {
   private readonly chunkRows: Database.Statement;
   readonly properties: ReadonlyMap<string, string>;
   readonly mountpoint: string;
+  /** Size of the uncompressed catalog file (manifest `B`, `nested_catalogs.size`). */
+  readonly byteLength: number;
 
   constructor(bytes: Buffer) {
+    this.byteLength = bytes.length;
     this.db = new Database(bytes, { readonly: true });
     this.byPath = this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`).safeIntegers(true);
     this.byParent = this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`).safeIntegers(true);
@@ -154,6 +158,18 @@ export class CatalogFile {
       const entry = result[i]!;
       if ((entry.mode & 0o170000) === 0o040000 && entry.nestedMountpoint !== true) result.push(...this.list(entry.path));
     }
+    return result;
+  }
+
+  /** Every object this catalog references: file contents and chunks (not nested catalogs). */
+  objectHashes(): Array<{ hashHex: string; suffix: '' | 'P' }> {
+    const result: Array<{ hashHex: string; suffix: '' | 'P' }> = [];
+    const files = this.db.prepare('SELECT hash, flags FROM catalog WHERE hash IS NOT NULL').all() as Array<{ hash: Buffer; flags: number }>;
+    for (const row of files) result.push({ hashHex: hashToHex({ algorithm: flagsHashAlgorithm(row.flags), digest: row.hash }), suffix: '' });
+    const chunks = this.db
+      .prepare('SELECT c.hash AS hash, f.flags AS flags FROM chunks c JOIN catalog f ON f.md5path_1 = c.md5path_1 AND f.md5path_2 = c.md5path_2')
+      .all() as Array<{ hash: Buffer; flags: number }>;
+    for (const row of chunks) result.push({ hashHex: hashToHex({ algorithm: flagsHashAlgorithm(row.flags), digest: row.hash }), suffix: 'P' });
     return result;
   }
 

@@ -1,0 +1,81 @@
+import { TRUNK } from '../../cvmfs/history.js';
+import type { Progress } from '../../log.js';
+import type { Publisher, PublisherCapabilities, PublishRequest, PublishResult, RepoState, TagRequest, TagResult } from '../publisher.js';
+import { initRepository, moveTag, removeTag, writeWhitelist, type InitOptions } from './admin.js';
+import { createContext, openCurrent, withLock, type EmbeddedContext, type EmbeddedOptions } from './context.js';
+import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
+import { publishTree } from './publish.js';
+
+export type { EmbeddedOptions } from './context.js';
+export type { GcReport } from './gc.js';
+
+/** The embedded stratum 0: writes the repository format into a directory itself. */
+export class EmbeddedPublisher implements Publisher {
+  readonly kind = 'embedded' as const;
+  readonly capabilities: PublisherCapabilities = { gc: true, servableDirectory: true };
+  private readonly context: EmbeddedContext;
+
+  constructor(options: EmbeddedOptions) {
+    this.context = createContext(options);
+  }
+
+  get fqrn(): string {
+    return this.context.fqrn;
+  }
+
+  get storage(): string {
+    return this.context.store.root;
+  }
+
+  get keysDir(): string {
+    return this.context.keys.dir;
+  }
+
+  init(options: InitOptions): Promise<{ rootHash: string; whitelistExpiresAt: Date }> {
+    return initRepository(this.context, options);
+  }
+
+  /** Renews the whitelist (needs the master key). */
+  resign(days: number): Promise<Date> {
+    return withLock(this.context, 'resign', () => writeWhitelist(this.context, days));
+  }
+
+  async state(): Promise<RepoState> {
+    const repository = await openCurrent(this.context);
+    try {
+      const whitelist = await repository.whitelist().catch(() => undefined);
+      return {
+        fqrn: this.context.fqrn,
+        revision: repository.manifest.revision,
+        rootHash: repository.manifest.rootCatalog,
+        publishedAt: new Date(repository.manifest.publishedAt * 1000),
+        whitelistExpiresAt: whitelist?.whitelist.expiresAt,
+        tags: await repository.tags(),
+      };
+    } finally {
+      repository.close();
+    }
+  }
+
+  publish(request: PublishRequest, progress?: Progress): Promise<PublishResult> {
+    return publishTree(this.context, request, progress);
+  }
+
+  tag(request: TagRequest): Promise<TagResult> {
+    return moveTag(this.context, request);
+  }
+
+  removeTag(name: string): Promise<void> {
+    return removeTag(this.context, name);
+  }
+
+  gc(options: GcOptions): Promise<GcReport> {
+    return collectGarbage(this.context, options);
+  }
+}
+
+export function createEmbeddedPublisher(options: EmbeddedOptions): EmbeddedPublisher {
+  return new EmbeddedPublisher(options);
+}
+
+export { TRUNK };

@@ -1,0 +1,129 @@
+import { resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { automaticTagName } from '../../cvmfs/fqrn.js';
+import { HistoryDatabase, TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
+import { UcvmError } from '../../errors.js';
+import { loadSigningKeys } from '../../keys/index.js';
+import { silentProgress, type Progress } from '../../log.js';
+import { describeCatalogTree } from '../../reader/catalog-tree.js';
+import type { PublishRequest, PublishResult } from '../publisher.js';
+import { checkTagName, checkWhitelist } from './admin.js';
+import { buildCatalogs } from './catalogs.js';
+import { ContentStore, type StoredContent } from './content.js';
+import { commitManifest, nextTimestamp, openCurrent, putHistory, putMetadataObject, withLock, type EmbeddedContext } from './context.js';
+import { partitionTree } from './partition.js';
+import { scanTree } from './scan.js';
+import { StateCache } from './state-cache.js';
+import { isRegular, walkTree, type TreeNode } from './tree.js';
+
+/**
+ * Publishes a directory tree as a new revision: content objects, then catalogs leaves
+ * first, then the history, and last the signed manifest. Until the manifest is replaced
+ * nothing a client can see has changed, so a publish killed at any point leaves the previous
+ * revision intact; the next run cleans up and, thanks to content addressing, reuses every
+ * object that was already written.
+ */
+export async function publishTree(context: EmbeddedContext, request: PublishRequest, progress: Progress = silentProgress): Promise<PublishResult> {
+  const started = Date.now();
+  if (request.tag !== undefined) checkTagName(request.tag);
+  const treeRoot = resolve(request.tree);
+  return withLock(context, 'publish', async () => {
+    const repository = await openCurrent(context);
+    const cache = new StateCache(`${context.spoolDir}/state.db`);
+    try {
+      const keys = await loadSigningKeys(context.keys);
+      await checkWhitelist(context, repository, keys.certificatePem);
+      const history = (await repository.history()) ?? HistoryDatabase.create(context.fqrn);
+      const existing = request.tag === undefined ? undefined : history.get(request.tag);
+      const immutable = existing !== undefined && !context.rollingTags.has(existing.name);
+      // An existing named tag may only be "published again" with identical content: check without writing.
+      const dryRun = request.dryRun === true || immutable;
+
+      context.logger.info('scanning tree', { tree: treeRoot });
+      const tree = await scanTree(treeRoot, { xattrs: context.xattrs });
+      const mountpoints = partitionTree(tree, context.partition);
+      cache.loadTree(treeRoot);
+
+      const files = [...walkTree(tree)].filter(isRegular);
+      const totalBytes = files.reduce((sum, node) => sum + node.size, 0);
+      const content = new ContentStore(context.store, cache, { algorithm: context.algorithm, compression: context.compression, chunking: context.chunking, dryRun }, progress);
+      progress.start('publishing', totalBytes);
+      const limit = pLimit(8);
+      const stored = await Promise.all(files.map((node) => limit(async () => [node, await content.content(node)] as const)));
+      progress.stop();
+      const contents = new Map<TreeNode, StoredContent>(stored);
+
+      const previousManifest = repository.manifest;
+      const previous = await describeCatalogTree(repository, previousManifest.rootCatalog, cache);
+      const revision = previousManifest.revision + 1;
+      const publishedAt = nextTimestamp(context, previousManifest.publishedAt);
+      const built = await buildCatalogs({
+        tree,
+        mountpoints,
+        contents,
+        previous,
+        revision,
+        now: publishedAt,
+        ttl: context.ttl,
+        algorithm: context.algorithm,
+        store: (bytes) => putMetadataObject(context, bytes, 'C', dryRun),
+      });
+      const stats = {
+        ...content.stats,
+        catalogsWritten: built.written,
+        catalogsReused: built.reused,
+        seconds: 0,
+      };
+
+      if (immutable) {
+        const tagged = await describeCatalogTree(repository, existing.hashHex, cache);
+        if (tagged.get('')?.digest !== built.root.digest) {
+          throw new UcvmError('TAG_IMMUTABLE', `tag ${existing.name} exists with other content`, {
+            details: `Named snapshots never change (it points to revision ${existing.revision}, root ${existing.hashHex}). Publish under a new tag, e.g. a new version.`,
+          });
+        }
+        cache.commit();
+        stats.seconds = (Date.now() - started) / 1000;
+        return { fqrn: context.fqrn, revision: existing.revision, rootHash: existing.hashHex, tag: existing.name, unchanged: true, dryRun: request.dryRun === true, stats };
+      }
+
+      const tagName = request.tag ?? automaticTagName(context.now(), (name) => history.get(name) !== undefined);
+      if (dryRun) {
+        stats.seconds = (Date.now() - started) / 1000;
+        return { fqrn: context.fqrn, revision, rootHash: built.root.hashHex, tag: tagName, unchanged: false, dryRun: true, stats };
+      }
+
+      const trunk = history.get(TRUNK);
+      if (trunk !== undefined) history.put({ ...trunk, name: TRUNK_PREVIOUS, description: 'default undo target' });
+      const tagged = { hashHex: built.root.hashHex, revision, timestamp: publishedAt, size: built.root.size, branch: '' };
+      history.put({ ...tagged, name: TRUNK, description: 'current HEAD' });
+      history.put({ ...tagged, name: tagName, description: request.description ?? '' });
+      if (previousManifest.history !== undefined) history.setProperty('previous_revision', previousManifest.history);
+      const historyHash = await putHistory(context, history);
+      const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X');
+      await commitManifest(
+        context,
+        {
+          rootCatalog: built.root.hashHex,
+          rootCatalogSize: built.root.size,
+          ttl: context.ttl,
+          revision,
+          garbageCollectable: true,
+          fqrn: context.fqrn,
+          certificate,
+          history: historyHash,
+          publishedAt,
+        },
+        keys,
+      );
+      for (const record of built.records) cache.rememberCatalog(record);
+      cache.commit();
+      stats.seconds = (Date.now() - started) / 1000;
+      context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
+      return { fqrn: context.fqrn, revision, rootHash: built.root.hashHex, tag: tagName, unchanged: false, dryRun: false, stats };
+    } finally {
+      cache.close();
+      repository.close();
+    }
+  });
+}

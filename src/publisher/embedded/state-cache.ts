@@ -1,0 +1,122 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { CatalogRecord, CatalogRecordCache } from '../../reader/catalog-tree.js';
+import type { StoredContent } from './content.js';
+
+/** What a regular file looked like when its content was last stored. */
+export interface FileStamp {
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: string;
+  dev: string;
+}
+
+/**
+ * The publisher's local memory between runs (a cache: losing it costs time, never
+ * correctness). Files unchanged since the last publish (same size, mtime, ctime and inode)
+ * are not read again; content seen before (by a hash of the raw bytes) is not compressed
+ * again; catalogs seen before need not be downloaded to be compared.
+ */
+export class StateCache implements CatalogRecordCache {
+  private readonly db: Database.Database;
+  private readonly files = new Map<string, { stamp: FileStamp; content: StoredContent }>();
+  private readonly pendingFiles = new Map<string, { stamp: FileStamp; content: StoredContent }>();
+  private readonly pendingContents = new Map<string, StoredContent>();
+  private readonly pendingCatalogs: CatalogRecord[] = [];
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS files (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
+    `);
+  }
+
+  /** Loads the file stamps below one source tree (one query instead of one per file). */
+  loadTree(sourceRoot: string): void {
+    const rows = this.db
+      .prepare('SELECT source, stamp, content FROM files WHERE source = ? OR (source >= ? AND source < ?)')
+      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<{ source: string; stamp: string; content: string }>;
+    for (const row of rows) {
+      this.files.set(row.source, { stamp: JSON.parse(row.stamp) as FileStamp, content: JSON.parse(row.content) as StoredContent });
+    }
+  }
+
+  fileContent(source: string, stamp: FileStamp): StoredContent | undefined {
+    const known = this.files.get(source);
+    if (known === undefined) return undefined;
+    const s = known.stamp;
+    const same = s.size === stamp.size && s.mtimeNs === stamp.mtimeNs && s.ctimeNs === stamp.ctimeNs && s.ino === stamp.ino && s.dev === stamp.dev;
+    return same ? known.content : undefined;
+  }
+
+  rememberFile(source: string, stamp: FileStamp, content: StoredContent): void {
+    this.pendingFiles.set(source, { stamp, content });
+  }
+
+  rawContent(rawKey: string): StoredContent | undefined {
+    const pending = this.pendingContents.get(rawKey);
+    if (pending !== undefined) return pending;
+    const row = this.db.prepare('SELECT content FROM contents WHERE raw = ?').pluck().get(rawKey) as string | undefined;
+    return row === undefined ? undefined : (JSON.parse(row) as StoredContent);
+  }
+
+  rememberRawContent(rawKey: string, content: StoredContent): void {
+    this.pendingContents.set(rawKey, content);
+  }
+
+  catalog(hashHex: string): CatalogRecord | undefined {
+    const row = this.db.prepare('SELECT record FROM catalogs WHERE hash = ?').pluck().get(hashHex) as string | undefined;
+    return row === undefined ? undefined : (JSON.parse(row) as CatalogRecord);
+  }
+
+  rememberCatalog(record: CatalogRecord): void {
+    this.pendingCatalogs.push(record);
+  }
+
+  /** Writes what this run learned; called only after the publish succeeded. */
+  commit(): void {
+    const putFile = this.db.prepare('INSERT OR REPLACE INTO files (source, stamp, content) VALUES (?, ?, ?)');
+    const putContent = this.db.prepare('INSERT OR REPLACE INTO contents (raw, content) VALUES (?, ?)');
+    const putCatalog = this.db.prepare('INSERT OR REPLACE INTO catalogs (hash, record) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const [source, { stamp, content }] of this.pendingFiles) putFile.run(source, JSON.stringify(stamp), JSON.stringify(content));
+      for (const [raw, content] of this.pendingContents) putContent.run(raw, JSON.stringify(content));
+      for (const record of this.pendingCatalogs) putCatalog.run(record.hashHex, JSON.stringify(record));
+    })();
+    this.pendingFiles.clear();
+    this.pendingContents.clear();
+    this.pendingCatalogs.length = 0;
+  }
+
+  /** Forgets everything that refers to objects that no longer exist (after garbage collection). */
+  forgetObjects(removed: ReadonlySet<string>): void {
+    const drop = (table: string, key: string): void => {
+      const rows = this.db.prepare(`SELECT ${key} AS k, content FROM ${table}`).all() as Array<{ k: string; content: string }>;
+      const del = this.db.prepare(`DELETE FROM ${table} WHERE ${key} = ?`);
+      for (const row of rows) {
+        const content = JSON.parse(row.content) as StoredContent;
+        if (storedObjectHashes(content).some((hash) => removed.has(hash))) del.run(row.k);
+      }
+    };
+    this.db.transaction(() => {
+      drop('files', 'source');
+      drop('contents', 'raw');
+      const del = this.db.prepare('DELETE FROM catalogs WHERE hash = ?');
+      for (const hash of removed) del.run(hash);
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export function storedObjectHashes(content: StoredContent): string[] {
+  return content.chunks === undefined ? [content.hash] : content.chunks.map((chunk) => chunk.hash);
+}

@@ -1,0 +1,89 @@
+import type { Tag } from '../cvmfs/history.js';
+import type { Progress } from '../log.js';
+
+export type PublisherKind = 'embedded';
+
+export interface PublisherCapabilities {
+  /** Garbage collection of unreachable objects. */
+  gc: boolean;
+  /** The storage is a directory that a static HTTP server can serve. */
+  servableDirectory: boolean;
+}
+
+/** What a repository looks like now: its newest revision and its named snapshots. */
+export interface RepoState {
+  fqrn: string;
+  revision: number;
+  rootHash: string;
+  publishedAt: Date;
+  whitelistExpiresAt: Date | undefined;
+  tags: Tag[];
+}
+
+export interface PublishRequest {
+  /** Directory whose content becomes the new revision. */
+  tree: string;
+  /** Named snapshot to create; named tags are immutable. Without one, an automatic `generic-…` tag is made. */
+  tag?: string;
+  /** Free text stored as the tag's description. */
+  description?: string;
+  /** Compute everything, write nothing. */
+  dryRun?: boolean;
+}
+
+export interface PublishStats {
+  files: number;
+  bytes: number;
+  unchangedFiles: number;
+  knownContent: number;
+  objectsWritten: number;
+  bytesWritten: number;
+  catalogsWritten: number;
+  catalogsReused: number;
+  seconds: number;
+}
+
+export interface PublishResult {
+  fqrn: string;
+  revision: number;
+  rootHash: string;
+  tag: string;
+  /** True if the tag already held exactly this content: nothing was written. */
+  unchanged: boolean;
+  dryRun: boolean;
+  stats: PublishStats;
+}
+
+export interface TagRequest {
+  name: string;
+  /** A tag name or a root catalog hash already in the repository. */
+  target: string;
+  description?: string;
+}
+
+export interface TagResult {
+  name: string;
+  rootHash: string;
+  revision: number;
+  /** The root hash the tag pointed to before, if it existed. */
+  previousRootHash: string | undefined;
+  unchanged: boolean;
+}
+
+/**
+ * A writer of one CernVM-FS repository. The embedded backend writes a directory itself;
+ * a `cvmfs_server` backend or an object store can implement the same contract.
+ */
+export interface Publisher {
+  readonly kind: PublisherKind;
+  readonly fqrn: string;
+  readonly capabilities: PublisherCapabilities;
+  /** The newest revision, its tags and the whitelist expiry. */
+  state(): Promise<RepoState>;
+  /** Publishes a tree as a new signed revision, tagged; refuses to change an existing named tag. */
+  publish(request: PublishRequest, progress?: Progress): Promise<PublishResult>;
+  /** Points a tag at an existing root catalog without writing any catalog (promotion, rollback). */
+  tag(request: TagRequest): Promise<TagResult>;
+  /** Removes a tag (never `trunk` or `trunk-previous`). */
+  removeTag(name: string): Promise<void>;
+}

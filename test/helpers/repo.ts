@@ -1,0 +1,29 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createEmbeddedPublisher, type EmbeddedOptions } from '../../src/publisher/embedded/index.js';
+import type { EmbeddedPublisher } from '../../src/publisher/embedded/index.js';
+import { tmpdir } from './tmp.js';
+
+export interface TestRepo {
+  base: string;
+  storage: string;
+  keys: string;
+  spool: string;
+  publisher: EmbeddedPublisher;
+  /** Creates a new publisher for the same repository (e.g. with other options). */
+  reopen(options?: Partial<EmbeddedOptions>): EmbeddedPublisher;
+}
+
+/** An initialized, empty repository `test.example.org` in a temp dir (removed after the test). */
+export async function makeRepo(options: Partial<EmbeddedOptions> & { init?: boolean } = {}): Promise<TestRepo> {
+  const base = await tmpdir();
+  const storage = path.join(base, 'srv', options.fqrn ?? 'test.example.org');
+  const keys = path.join(base, 'keys');
+  const spool = path.join(base, 'spool');
+  await mkdir(path.dirname(storage), { recursive: true });
+  const reopen = (more: Partial<EmbeddedOptions> = {}): EmbeddedPublisher =>
+    createEmbeddedPublisher({ storage, keysDir: keys, spoolDir: spool, ...options, ...more });
+  const publisher = reopen();
+  if (options.init !== false) await publisher.init({ whitelistDays: 30 });
+  return { base, storage, keys, spool, publisher, reopen };
+}
