@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
+import { registerKeysCommands } from './keys.js';
+import { registerRepoCommands } from './repo.js';
 
 /** Every command group, registered explicitly (no discovery). */
 export function registerCommands(program: Command): void {
-  void program;
+  registerKeysCommands(program);
+  registerRepoCommands(program);
 }
