@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { PackageRef } from '../package-source.js';
+import { sha256File } from './fetch.js';
+
+/**
+ * Where an apt source keeps what it downloaded:
+ *
+ * - `indices/SHA256/<hash>`: Packages files as published (compressed), named by their SHA256, so an
+ *   index that did not change between two Release files is never downloaded twice;
+ * - `releases/<source>/`: the last verified InRelease (or Release + Release.gpg) of each source,
+ *   for offline runs;
+ * - `debs/<name>_<version>_<arch>.deb`: package files, verified when downloaded.
+ *
+ * Every file appears by an atomic rename, so a crash leaves either nothing or a whole file.
+ */
+export interface AptCache {
+  readonly dir: string;
+  indexFile(sha256: string): string;
+  releaseDir(uri: string, suite: string): string;
+  debFile(ref: PackageRef): string;
+}
+
+/** `$XDG_CACHE_HOME/ucvm/apt`, else `~/.cache/ucvm/apt`. */
+export function defaultAptCacheDir(): string {
+  const base = process.env['XDG_CACHE_HOME'] ?? path.join(os.homedir(), '.cache');
+  return path.join(base, 'ucvm', 'apt');
+}
+
+// apt's own encoding for file names: an epoch's ":" becomes "%3a".
+function quote(part: string): string {
+  return part.replace(
+    /[^A-Za-z0-9.+~-]/g,
+    (char) => `%${char.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+export function createAptCache(dir: string): AptCache {
+  return {
+    dir,
+    indexFile(sha256) {
+      return path.join(dir, 'indices', 'SHA256', sha256.toLowerCase());
+    },
+    releaseDir(uri, suite) {
+      const readable = `${uri}_${suite}`
+        .replace(/^[a-z]+:\/*/, '')
+        .replace(/[^A-Za-z0-9.-]+/g, '_');
+      const unique = createHash('sha256').update(`${uri} ${suite}`).digest('hex').slice(0, 12);
+      return path.join(dir, 'releases', `${readable.slice(0, 80)}_${unique}`);
+    },
+    debFile(ref) {
+      return path.join(
+        dir,
+        'debs',
+        `${quote(ref.name)}_${quote(ref.version)}_${quote(ref.architecture)}.deb`,
+      );
+    },
+  };
+}
+
+/**
+ * True if `file` exists with the expected size and, when `fullHash` is set, the expected SHA256.
+ * A size check alone is cheap and catches truncated downloads; files only ever appear whole and verified.
+ */
+export async function cachedFileMatches(
+  file: string,
+  expected: { size: number; sha256: string },
+  fullHash: boolean,
+): Promise<boolean> {
+  let size: number;
+  try {
+    size = (await stat(file)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  if (size !== expected.size) return false;
+  return !fullHash || (await sha256File(file)) === expected.sha256.toLowerCase();
+}
