@@ -14,16 +14,20 @@ export interface TestRepo {
   reopen(options?: Partial<EmbeddedOptions>): EmbeddedPublisher;
 }
 
-/** An initialized, empty repository `test.example.org` in a temp dir (removed after the test). */
-export async function makeRepo(options: Partial<EmbeddedOptions> & { init?: boolean } = {}): Promise<TestRepo> {
-  const base = await tmpdir();
+/**
+ * An initialized, empty repository `test.example.org` in a temp dir (removed after the test),
+ * or under `base` when called outside a test (e.g. in beforeAll).
+ */
+export async function makeRepo(options: Partial<EmbeddedOptions> & { init?: boolean; base?: string } = {}): Promise<TestRepo> {
+  const base = options.base ?? (await tmpdir());
   const storage = path.join(base, 'srv', options.fqrn ?? 'test.example.org');
   const keys = path.join(base, 'keys');
   const spool = path.join(base, 'spool');
   await mkdir(path.dirname(storage), { recursive: true });
+  const { init, base: _base, ...publisherOptions } = options;
   const reopen = (more: Partial<EmbeddedOptions> = {}): EmbeddedPublisher =>
-    createEmbeddedPublisher({ storage, keysDir: keys, spoolDir: spool, ...options, ...more });
+    createEmbeddedPublisher({ storage, keysDir: keys, spoolDir: spool, ...publisherOptions, ...more });
   const publisher = reopen();
-  if (options.init !== false) await publisher.init({ whitelistDays: 30 });
+  if (init !== false) await publisher.init({ whitelistDays: 30 });
   return { base, storage, keys, spool, publisher, reopen };
 }
