@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const coreFolders = ['src/cvmfs/**', 'src/manifest/**', 'src/packages/debian/**', 'src/plan/**'];
+const coreFolders = ['src/cvmfs/**', 'src/manifest/**', 'src/packages/debian/**', 'src/pipeline/**', 'src/plan/**'];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { registerKeysCommands } from './keys.js';
 import { registerRepoCommands } from './repo.js';
+import { registerValidateCommand } from './validate.js';
 
 /** Every command group, registered explicitly (no discovery). */
 export function registerCommands(program: Command): void {
   registerKeysCommands(program);
   registerRepoCommands(program);
+  registerValidateCommand(program);
 }

@@ -26,7 +26,7 @@ export function registerValidateCommand(program: Command): void {
       '[files...]',
       'files to check (default: manifests/*.yaml and pipeline/pipeline.yaml under --root)',
     )
-    .option('--root <dir>', 'root of the git repository', process.cwd())
+    .option('--root <dir>', 'root of the git repository', '.')
     .option('--json', 'print the issues as JSON')
     .addHelpText(
       'after',

@@ -1,0 +1,67 @@
+import type { FieldIssue } from '../manifest/issue.js';
+import type { Channel } from '../manifest/schema.js';
+import type { PipelineConfig } from './schema.js';
+
+function error(path: FieldIssue['path'], message: string): FieldIssue {
+  return { severity: 'error', path, message };
+}
+
+/** Cross-field rules of the pipeline file (run once the schema accepted it). */
+export function checkPipelineRules(config: PipelineConfig): FieldIssue[] {
+  return [...checkRepositories(config), ...checkChannels(config), ...checkPromotion(config)];
+}
+
+function checkRepositories(config: PipelineConfig): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const seen = new Set<string>();
+  config.repositories.forEach((repository, index) => {
+    if (seen.has(repository.name)) issues.push(error(['repositories', index, 'name'], `${repository.name} is declared twice`));
+    seen.add(repository.name);
+    if (repository.backend === 'embedded' && repository.storage === undefined) {
+      issues.push(error(['repositories', index, 'storage'], 'the embedded backend needs a storage directory'));
+    }
+    if (repository.backend === 'cvmfs-server' && repository.storage !== undefined) {
+      issues.push(
+        error(['repositories', index, 'storage'], 'storage applies to the embedded backend only (cvmfs_server keeps its own)'),
+      );
+    }
+  });
+  return issues;
+}
+
+function checkChannels(config: PipelineConfig): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const declared = config.repositories.map((repository) => repository.name);
+  const owner = new Map<string, Channel>();
+  for (const [channel, repository] of Object.entries(config.channels) as [Channel, string | undefined][]) {
+    if (repository === undefined) continue;
+    if (!declared.includes(repository)) {
+      issues.push(
+        error(['channels', channel], `${repository} is not declared under repositories (declared: ${declared.join(', ')})`),
+      );
+    }
+    const other = owner.get(repository);
+    if (other !== undefined) {
+      // One rolling tag per repository: two channels there would serve each other's versions.
+      issues.push(error(['channels', channel], `${repository} already serves channel ${other}; each channel needs its own repository`));
+    }
+    owner.set(repository, channel);
+  }
+  return issues;
+}
+
+function checkPromotion(config: PipelineConfig): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const seen = new Set<Channel>();
+  config.promotion.forEach((channel, index) => {
+    if (seen.has(channel)) issues.push(error(['promotion', index], `${channel} appears twice in the promotion order`));
+    if (config.channels[channel] === undefined && !seen.has(channel)) {
+      // Located under channels, where the fix goes (the promotion order may be the default).
+      issues.push(
+        error(['channels', channel], `missing: the promotion order goes through ${channel}, which needs a repository`),
+      );
+    }
+    seen.add(channel);
+  });
+  return issues;
+}

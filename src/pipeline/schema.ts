@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { DebianPackageName, LocalPath } from '../manifest/fields.js';
+import { Channel, channels } from '../manifest/schema.js';
+
+/** A fully qualified repository name, as `cvmfs_server mkfs` accepts it, plus the dot. */
+export const RepositoryName = z
+  .string()
+  .max(60, { error: 'a repository name has at most 60 characters' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+    error: (issue) =>
+      `invalid repository name ${JSON.stringify(issue.input)}: it starts with a letter or digit and contains only letters, digits, "_", "." and "-"`,
+  })
+  .regex(/\./, {
+    error: (issue) => `the repository name ${JSON.stringify(issue.input)} must be fully qualified, e.g. os.example.org`,
+  })
+  .meta({ examples: ['cernvm-testing.example.org'] });
+export type RepositoryName = z.infer<typeof RepositoryName>;
+
+/** Tags the repository maintains itself, which a rolling tag must not take over. */
+const automaticTags: readonly string[] = ['trunk', 'trunk-previous'];
+
+export const TagName = z
+  .string()
+  .max(255, { error: 'a tag name has at most 255 characters' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.+:@=-]*$/, {
+    error: 'a tag name starts with a letter or digit and contains only letters, digits and _ . + : @ = -',
+  })
+  .refine((tag) => !automaticTags.includes(tag), { error: (issue) => `${String(issue.input)} is a tag the repository maintains itself` });
+
+/**
+ * Where the signing keys are: a directory (`<fqrn>.key`, `.crt`, `.masterkey`, `.pub`) or
+ * `env:VAR`, a variable that names such a directory or holds the keys in CI. Never the key
+ * material itself; messages never echo the value, in case it is.
+ */
+export const KeyReference = z
+  .string()
+  .superRefine((reference, context) => {
+    if (/-----BEGIN|[\r\n]/.test(reference)) {
+      context.addIssue({ code: 'custom', message: 'this looks like key material: give a directory path or env:VAR' });
+    } else if (reference.startsWith('env:') && !/^env:[A-Za-z_][A-Za-z0-9_]*$/.test(reference)) {
+      context.addIssue({ code: 'custom', message: 'expected env: followed by a variable name' });
+    } else if (reference.trim() === '') {
+      context.addIssue({ code: 'custom', message: 'must not be empty' });
+    }
+  })
+  .meta({
+    pattern: '^(?:env:[A-Za-z_][A-Za-z0-9_]*|[^\\r\\n]*\\S[^\\r\\n]*)$',
+    description: 'A directory holding the keys, or env:VAR. Never key material.',
+    examples: ['/etc/cvmfs/keys', 'env:UCVM_KEYS'],
+  });
+
+export const Backend = z.enum(['embedded', 'cvmfs-server']);
+export type Backend = z.infer<typeof Backend>;
+
+export const Repository = z.strictObject({
+  name: RepositoryName,
+  backend: Backend.meta({ description: 'embedded: ucvm writes the repository itself; cvmfs-server: through cvmfs_server.' }),
+  storage: LocalPath.optional().meta({ description: 'Directory of the repository (embedded backend only).' }),
+  keys: KeyReference,
+  url: z
+    .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    .optional()
+    .meta({ description: 'Public base URL the repository is served from.' }),
+  rollingTag: TagName.default('HEAD').meta({ description: 'The tag clients boot; it moves with every publication.' }),
+});
+export type Repository = z.infer<typeof Repository>;
+
+export const AptSource = z.strictObject({
+  uri: z.url({ protocol: /^(?:https?|file)$/, error: 'expected an http://, https:// or file:// URL' }),
+  suite: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9./_-]*$/, { error: 'expected a suite such as "bookworm"' }),
+  components: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9/_-]*$/, { error: 'expected a component such as "main"' }))
+    .min(1)
+    .default(['main']),
+  keyring: LocalPath.meta({ description: 'OpenPGP keyring that signs the Release file.' }),
+});
+export type AptSource = z.infer<typeof AptSource>;
+
+export const ImageSettings = z
+  .strictObject({
+    kernelPackage: DebianPackageName.optional().meta({ description: 'Package whose kernel the image boots.' }),
+    cmdline: z.string().optional().meta({ description: 'Extra kernel command line.' }),
+    output: LocalPath.optional().meta({ description: 'Directory the images are written to.' }),
+  })
+  .meta({ description: 'Boot image settings (still loosely specified).' });
+export type ImageSettings = z.infer<typeof ImageSettings>;
+
+export const PipelineConfig = z
+  .strictObject({
+    repositories: z.array(Repository).min(1),
+    channels: z
+      .partialRecord(Channel, RepositoryName)
+      .meta({ description: 'The repository of each channel.' }),
+    promotion: z
+      .array(Channel)
+      .min(1)
+      .default([...channels])
+      .meta({ description: 'The order versions move through the channels.' }),
+    sources: z
+      .array(AptSource)
+      .min(1)
+      .optional()
+      .meta({ description: "Package sources; without it, the machine's apt sources." }),
+    pool: LocalPath.meta({ description: 'Directory that keeps every .deb used by a published version.' }),
+    image: ImageSettings.optional(),
+  })
+  .meta({ title: 'ucvm pipeline', description: 'pipeline/pipeline.yaml: repositories, channels, sources.' });
+export type PipelineConfig = z.infer<typeof PipelineConfig>;
+export type PipelineConfigInput = z.input<typeof PipelineConfig>;

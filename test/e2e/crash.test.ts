@@ -1,0 +1,85 @@
+import { createPublicKey } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Repository } from '../../src/reader/repository.js';
+import { directorySource } from '../../src/reader/source.js';
+import { verifyRepository } from '../../src/reader/verify.js';
+import { startUcvm, ucvm } from '../helpers/cli.js';
+import { tmpdir } from '../helpers/tmp.js';
+
+/** A deterministic pseudo-random generator (mulberry32), so a failing run can be repeated. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function writeTree(root: string, generation: number): void {
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(path.join(root, `dir${d}`), { recursive: true });
+    if (d % 5 === 0) writeFileSync(path.join(root, `dir${d}`, '.cvmfscatalog'), '');
+    for (let f = 0; f < 50; f++) {
+      const body = `generation ${generation} dir ${d} file ${f}\n`.repeat(200 + ((d * 50 + f) % 37) * 20);
+      writeFileSync(path.join(root, `dir${d}`, `f${f}`), body);
+    }
+  }
+}
+
+async function verified(storage: string, keys: string): Promise<{ ok: boolean; problems: string[]; revision: number }> {
+  const repository = await Repository.open(directorySource(storage));
+  const masterKeys = [createPublicKey(readFileSync(path.join(keys, 'crash.example.org.pub')))];
+  const report = await verifyRepository(repository, { masterKeys, now: new Date() });
+  repository.close();
+  return report;
+}
+
+describe('a publish killed with SIGKILL', () => {
+  it('leaves the previous snapshot verifiable every time, and the next publish succeeds', async () => {
+    const base = await tmpdir();
+    const storage = path.join(base, 'srv', 'crash.example.org');
+    const keys = path.join(base, 'keys');
+    const tree = path.join(base, 'tree');
+    const common = ['--keys', keys, '--spool', path.join(base, 'spool')];
+    expect(ucvm(['repo', 'init', storage, ...common]).status).toBe(0);
+    writeTree(tree, 0);
+    const baseline = ucvm(['repo', 'publish', storage, tree, '--tag', 'g0', '--json', ...common]);
+    expect(baseline.status).toBe(0);
+
+    // How long an uninterrupted publish of a changed tree takes, to spread the kills over it.
+    writeTree(tree, 1);
+    const started = Date.now();
+    expect(ucvm(['repo', 'publish', storage, tree, '--tag', 'g1', ...common]).status).toBe(0);
+    const duration = Date.now() - started;
+
+    const random = prng(20261125);
+    let revision = (await verified(storage, keys)).revision;
+    let killed = 0;
+    for (let i = 2; i < 14; i++) {
+      writeTree(tree, i);
+      const run = startUcvm(['repo', 'publish', storage, tree, '--tag', `g${i}`, ...common]);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * duration)));
+      if (run.child.kill('SIGKILL')) killed++;
+      const result = await run.done;
+      const report = await verified(storage, keys);
+      expect(report.problems, `after kill ${i}`).toEqual([]);
+      // Either the old revision is still current, or the publish finished before the kill.
+      expect([revision, revision + 1]).toContain(report.revision);
+      if (result.status === 0) expect(report.revision).toBe(revision + 1);
+      revision = report.revision;
+    }
+    expect(killed).toBeGreaterThan(5);
+
+    writeTree(tree, 99);
+    const final = ucvm(['repo', 'publish', storage, tree, '--tag', 'final', '--json', ...common]);
+    expect(final.status, final.stderr).toBe(0);
+    expect(JSON.parse(final.stdout)).toMatchObject({ revision: revision + 1, tag: 'final' });
+    expect((await verified(storage, keys)).problems).toEqual([]);
+    const gc = ucvm(['repo', 'gc', storage, '--json', ...common]);
+    expect(gc.status).toBe(0);
+  }, 300_000);
+});
