@@ -1,7 +1,13 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const coreFolders = ['src/cvmfs/**', 'src/manifest/**', 'src/packages/debian/**', 'src/pipeline/**', 'src/plan/**'];
+const coreFolders = [
+  'src/cvmfs/**',
+  'src/manifest/**',
+  'src/packages/debian/**',
+  'src/pipeline/**',
+  'src/plan/**',
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
@@ -36,7 +42,14 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['node:fs', 'node:fs/promises', 'node:child_process', 'execa', 'simple-git', '@actions/core'],
+          paths: [
+            'node:fs',
+            'node:fs/promises',
+            'node:child_process',
+            'execa',
+            'simple-git',
+            '@actions/core',
+          ],
         },
       ],
     },

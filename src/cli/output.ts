@@ -5,9 +5,12 @@ import type { Logger } from '../log.js';
 export function reportFailure(error: unknown, debug: boolean): number {
   if (error instanceof UcvmError) {
     const where = formatLocation(error.where);
-    process.stderr.write(`error ${error.code}: ${where === '' ? '' : `${where}: `}${error.message}\n`);
+    process.stderr.write(
+      `error ${error.code}: ${where === '' ? '' : `${where}: `}${error.message}\n`,
+    );
     if (error.details !== undefined) process.stderr.write(`${indent(error.details)}\n`);
-    if (debug && error.cause !== undefined) process.stderr.write(`cause: ${describe(error.cause)}\n`);
+    if (debug && error.cause !== undefined)
+      process.stderr.write(`cause: ${describe(error.cause)}\n`);
     return error.exitCode;
   }
   process.stderr.write(`internal error: ${describe(error)}\n`);
@@ -40,7 +43,12 @@ export function emit(json: boolean, value: unknown, text: () => string): void {
 /** A logger for the CLI: info to stderr as plain lines, warnings marked; quiet under --json. */
 export function cliLogger(options: { quiet?: boolean } = {}): Logger {
   const line = (prefix: string, message: string, meta?: Record<string, unknown>): void => {
-    const extra = meta === undefined ? '' : ` ${Object.entries(meta).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
+    const extra =
+      meta === undefined
+        ? ''
+        : ` ${Object.entries(meta)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(' ')}`;
     process.stderr.write(`${prefix}${message}${extra}\n`);
   };
   return {

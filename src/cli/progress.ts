@@ -12,7 +12,11 @@ export function cliProgress(options: { json: boolean }): Progress {
   if (options.json) return { start() {}, advance() {}, stop() {} };
   if (process.stderr.isTTY) {
     const bar = new progressBars.SingleBar(
-      { format: '{label} [{bar}] {percentage}% | {done}/{all} MB | {eta_formatted}', stream: process.stderr, hideCursor: true },
+      {
+        format: '{label} [{bar}] {percentage}% | {done}/{all} MB | {eta_formatted}',
+        stream: process.stderr,
+        hideCursor: true,
+      },
       progressBars.Presets.shades_classic,
     );
     let done = 0;
@@ -27,7 +31,11 @@ export function cliProgress(options: { json: boolean }): Progress {
       },
       advance(amount) {
         done += amount;
-        bar.update(Math.min(done, Math.max(total, 1)), { label, done: megabytes(done), all: megabytes(total) });
+        bar.update(Math.min(done, Math.max(total, 1)), {
+          label,
+          done: megabytes(done),
+          all: megabytes(total),
+        });
       },
       stop() {
         bar.stop();
@@ -55,13 +63,17 @@ export function cliProgress(options: { json: boolean }): Progress {
       done += amount;
       const fraction = total > 0 ? done / total : 1;
       if (fraction - lastFraction >= 0.1 && Date.now() - lastReport >= 2000) {
-        process.stderr.write(`${label}: ${Math.floor(fraction * 100)}% (${megabytes(done)}/${megabytes(total)} MB)\n`);
+        process.stderr.write(
+          `${label}: ${Math.floor(fraction * 100)}% (${megabytes(done)}/${megabytes(total)} MB)\n`,
+        );
         lastReport = Date.now();
         lastFraction = fraction;
       }
     },
     stop() {
-      process.stderr.write(`${label}: done, ${megabytes(done)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(
+        `${label}: done, ${megabytes(done)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
     },
   };
 }

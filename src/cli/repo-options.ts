@@ -21,17 +21,28 @@ export interface RepoOptions {
 /** Options every command that writes a repository accepts. */
 export function addWriterOptions(command: Command): Command {
   return command
-    .option('--keys <dir>', 'directory holding <fqrn>.masterkey/.pub/.key/.crt (default: $UCVM_KEYS_DIR or ~/.ucvm/keys)')
+    .option(
+      '--keys <dir>',
+      'directory holding <fqrn>.masterkey/.pub/.key/.crt (default: $UCVM_KEYS_DIR or ~/.ucvm/keys)',
+    )
     .option('--fqrn <name>', 'repository name (default: the storage directory name)')
-    .option('--spool <dir>', 'publisher cache directory (default: $UCVM_SPOOL_DIR or ~/.cache/ucvm/spool/…)')
-    .option('--wait <seconds>', 'queue behind another writer for up to this long instead of failing', '0')
+    .option(
+      '--spool <dir>',
+      'publisher cache directory (default: $UCVM_SPOOL_DIR or ~/.cache/ucvm/spool/…)',
+    )
+    .option(
+      '--wait <seconds>',
+      'queue behind another writer for up to this long instead of failing',
+      '0',
+    )
     .option('--rolling-tag <name...>', 'tags that may move (default: HEAD)')
     .option('--json', 'print the result as JSON');
 }
 
 export function openPublisher(storage: string, options: RepoOptions): EmbeddedPublisher {
   const wait = Number(options.wait ?? '0');
-  if (!Number.isFinite(wait) || wait < 0) throw new UcvmError('USAGE', `--wait must be a number of seconds, got ${options.wait}`);
+  if (!Number.isFinite(wait) || wait < 0)
+    throw new UcvmError('USAGE', `--wait must be a number of seconds, got ${options.wait}`);
   return createEmbeddedPublisher({
     storage,
     keysDir: options.keys ?? defaultKeysDir(),
@@ -47,7 +58,8 @@ export function openPublisher(storage: string, options: RepoOptions): EmbeddedPu
 /** Splits `<repo>@<tag>`; without `@` the tag is `trunk`. */
 export function parseRepoRef(text: string): { location: string; ref: string } {
   const at = text.lastIndexOf('@');
-  if (at > 0 && !text.slice(at + 1).includes('/')) return { location: text.slice(0, at), ref: text.slice(at + 1) };
+  if (at > 0 && !text.slice(at + 1).includes('/'))
+    return { location: text.slice(0, at), ref: text.slice(at + 1) };
   return { location: text, ref: 'trunk' };
 }
 
@@ -56,8 +68,14 @@ export async function openRepository(location: string): Promise<Repository> {
 }
 
 /** The master public key: --key, else <keys dir>/<fqrn>.pub if it exists. */
-export async function masterKeysFor(location: string, options: { key?: string; keys?: string; fqrn?: string }): Promise<KeyObject[]> {
+export async function masterKeysFor(
+  location: string,
+  options: { key?: string; keys?: string; fqrn?: string },
+): Promise<KeyObject[]> {
   if (options.key !== undefined) return [await loadPublicKey(options.key)];
-  const candidate = keyPaths(options.keys ?? defaultKeysDir(), options.fqrn ?? fqrnOfLocation(location)).masterPublicKey;
+  const candidate = keyPaths(
+    options.keys ?? defaultKeysDir(),
+    options.fqrn ?? fqrnOfLocation(location),
+  ).masterPublicKey;
   return existsSync(candidate) ? [await loadPublicKey(candidate)] : [];
 }

@@ -38,7 +38,11 @@ function maskFor(options: ChunkingOptions): number {
  * Returns the length of the next chunk at the start of `data`, or undefined if `data` is too
  * short to decide and more input may follow.
  */
-export function nextChunkLength(data: Uint8Array, options: ChunkingOptions, final: boolean): number | undefined {
+export function nextChunkLength(
+  data: Uint8Array,
+  options: ChunkingOptions,
+  final: boolean,
+): number | undefined {
   if (data.length <= options.minSize) return final ? data.length : undefined;
   const limit = Math.min(data.length, options.maxSize);
   const mask = maskFor(options);
@@ -52,7 +56,10 @@ export function nextChunkLength(data: Uint8Array, options: ChunkingOptions, fina
 }
 
 /** Splits a stream of pieces into chunks; every chunk but the last is at least `minSize`. */
-export async function* chunkStream(pieces: AsyncIterable<Uint8Array>, options: ChunkingOptions): AsyncGenerator<Buffer> {
+export async function* chunkStream(
+  pieces: AsyncIterable<Uint8Array>,
+  options: ChunkingOptions,
+): AsyncGenerator<Buffer> {
   let pending: Buffer = Buffer.alloc(0);
   for await (const piece of pieces) {
     pending = pending.length === 0 ? Buffer.from(piece) : Buffer.concat([pending, piece]);

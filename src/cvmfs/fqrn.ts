@@ -1,10 +1,13 @@
 /** Why a repository name is not valid, or undefined. Rules of `cvmfs_server` (`is_valid_repo_name`) plus a dot. */
 export function fqrnProblem(name: string): string | undefined {
   if (name.length === 0) return 'the repository name is empty';
-  if (name.length > 60) return `the repository name is ${name.length} characters; at most 60 are allowed`;
+  if (name.length > 60)
+    return `the repository name is ${name.length} characters; at most 60 are allowed`;
   if (!/^[A-Za-z0-9]/.test(name)) return 'the repository name must start with a letter or digit';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) return 'the repository name may contain only letters, digits, "_", "." and "-"';
-  if (!name.includes('.')) return 'the repository name must be fully qualified (contain a dot, e.g. os.example.org)';
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+    return 'the repository name may contain only letters, digits, "_", "." and "-"';
+  if (!name.includes('.'))
+    return 'the repository name must be fully qualified (contain a dot, e.g. os.example.org)';
   return undefined;
 }
 

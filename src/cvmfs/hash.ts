@@ -6,10 +6,18 @@ export type HashAlgorithm = 'sha1' | 'rmd160' | 'shake128';
 /** Object-name suffix: none for file content, `P` chunk, `C` catalog, `H` history, `X` certificate, `M` meta-info. */
 export type ObjectSuffix = '' | 'P' | 'C' | 'H' | 'X' | 'M';
 
-const identifiers: Record<HashAlgorithm, string> = { sha1: '', rmd160: '-rmd160', shake128: '-shake128' };
+const identifiers: Record<HashAlgorithm, string> = {
+  sha1: '',
+  rmd160: '-rmd160',
+  shake128: '-shake128',
+};
 
 /** The value stored in catalog flag bits 8–10 (enum value minus one). */
-export const algorithmFlagValue: Record<HashAlgorithm, number> = { sha1: 0, rmd160: 1, shake128: 2 };
+export const algorithmFlagValue: Record<HashAlgorithm, number> = {
+  sha1: 0,
+  rmd160: 1,
+  shake128: 2,
+};
 
 export function algorithmFromFlagValue(value: number): HashAlgorithm {
   if (value === 1) return 'rmd160';
@@ -44,7 +52,8 @@ export function hashToHex(hash: ContentHash): string {
 export function hashFromHex(text: string): ContentHash {
   const match = /^([0-9a-f]{40})(-rmd160|-shake128)?$/.exec(text);
   if (match === null) throw new Error(`not a content hash: ${JSON.stringify(text)}`);
-  const algorithm: HashAlgorithm = match[2] === '-rmd160' ? 'rmd160' : match[2] === '-shake128' ? 'shake128' : 'sha1';
+  const algorithm: HashAlgorithm =
+    match[2] === '-rmd160' ? 'rmd160' : match[2] === '-shake128' ? 'shake128' : 'sha1';
   return { algorithm, digest: Buffer.from(match[1]!, 'hex') };
 }
 
@@ -65,8 +74,12 @@ export function objectPath(hashHex: string, suffix: ObjectSuffix): string {
 }
 
 /** Inverse of objectPath for names found under `data/`; undefined for anything else. */
-export function parseObjectPath(relative: string): { hashHex: string; suffix: ObjectSuffix } | undefined {
-  const match = /^data\/([0-9a-f]{2})\/([0-9a-f]{38}(?:-rmd160|-shake128)?)([PCHXM]?)$/.exec(relative);
+export function parseObjectPath(
+  relative: string,
+): { hashHex: string; suffix: ObjectSuffix } | undefined {
+  const match = /^data\/([0-9a-f]{2})\/([0-9a-f]{38}(?:-rmd160|-shake128)?)([PCHXM]?)$/.exec(
+    relative,
+  );
   if (match === null) return undefined;
   return { hashHex: match[1]! + match[2]!, suffix: match[3] as ObjectSuffix };
 }

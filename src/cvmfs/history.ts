@@ -37,12 +37,14 @@ export class HistoryDatabase {
   static open(bytes: Buffer): HistoryDatabase {
     const db = new Database(bytes);
     const schema = db.prepare("SELECT value FROM properties WHERE key = 'schema'").pluck().get();
-    if (String(schema) !== HISTORY_SCHEMA) throw new Error(`history database has schema ${String(schema)}, expected ${HISTORY_SCHEMA}`);
+    if (String(schema) !== HISTORY_SCHEMA)
+      throw new Error(`history database has schema ${String(schema)}, expected ${HISTORY_SCHEMA}`);
     return new HistoryDatabase(db);
   }
 
   property(key: string): string | undefined {
-    const value: unknown = this.db.prepare('SELECT value FROM properties WHERE key = ?').pluck().get(key);
+    const value = this.db.prepare('SELECT value FROM properties WHERE key = ?').pluck().get(key) as
+      string | number | null | undefined;
     return value === undefined || value === null ? undefined : String(value);
   }
 
@@ -53,8 +55,18 @@ export class HistoryDatabase {
   /** Tags newest first (timestamp, then revision), as `cvmfs_server tag -l -x` lists them. */
   tags(): Tag[] {
     const rows = this.db
-      .prepare('SELECT name, hash, revision, timestamp, description, size, branch FROM tags ORDER BY timestamp DESC, revision DESC, name')
-      .all() as Array<{ name: string; hash: string; revision: number; timestamp: number; description: string | null; size: number; branch: string | null }>;
+      .prepare(
+        'SELECT name, hash, revision, timestamp, description, size, branch FROM tags ORDER BY timestamp DESC, revision DESC, name',
+      )
+      .all() as Array<{
+      name: string;
+      hash: string;
+      revision: number;
+      timestamp: number;
+      description: string | null;
+      size: number;
+      branch: string | null;
+    }>;
     return rows.map((row) => ({
       name: row.name,
       hashHex: row.hash,
@@ -72,8 +84,18 @@ export class HistoryDatabase {
 
   put(tag: Tag): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO tags (name, hash, revision, timestamp, channel, description, size, branch) VALUES (?, ?, ?, ?, 0, ?, ?, ?)')
-      .run(tag.name, tag.hashHex, tag.revision, tag.timestamp, tag.description, tag.size, tag.branch);
+      .prepare(
+        'INSERT OR REPLACE INTO tags (name, hash, revision, timestamp, channel, description, size, branch) VALUES (?, ?, ?, ?, 0, ?, ?, ?)',
+      )
+      .run(
+        tag.name,
+        tag.hashHex,
+        tag.revision,
+        tag.timestamp,
+        tag.description,
+        tag.size,
+        tag.branch,
+      );
   }
 
   remove(name: string): boolean {

@@ -1,5 +1,13 @@
 import type { KeyLike } from 'node:crypto';
-import { algorithmOfHex, hashBytes, hashFromHex, hashToHex, isHashHex, md5Hex, type HashAlgorithm } from './hash.js';
+import {
+  algorithmOfHex,
+  hashBytes,
+  hashFromHex,
+  hashToHex,
+  isHashHex,
+  md5Hex,
+  type HashAlgorithm,
+} from './hash.js';
 import { signManifestHash, verifyManifestHash } from './signature.js';
 import { joinSignedLetter, parseKeyLines, splitSignedLetter } from './signed-letter.js';
 
@@ -68,10 +76,12 @@ export function parseManifest(bytes: Buffer): ParsedManifest {
   };
   const rootCatalog = need('C');
   if (!isHashHex(rootCatalog)) throw new Error(`manifest C line is not a hash: ${rootCatalog}`);
-  if (need('R') !== ROOT_PATH_HASH) throw new Error('manifest R line is not MD5 of the empty root path');
+  if (need('R') !== ROOT_PATH_HASH)
+    throw new Error('manifest R line is not MD5 of the empty root path');
   const optionalHash = (key: string): string | undefined => {
     const value = fields.get(key);
-    if (value !== undefined && !isHashHex(value)) throw new Error(`manifest ${key} line is not a hash: ${value}`);
+    if (value !== undefined && !isHashHex(value))
+      throw new Error(`manifest ${key} line is not a hash: ${value}`);
     return value;
   };
   const manifest: Manifest = {
@@ -94,7 +104,10 @@ export function parseManifest(bytes: Buffer): ParsedManifest {
 }
 
 /** Checks the hash line against the letter and the signature against the certificate's public key. */
-export function verifyManifestSignature(parsed: ParsedManifest, certificatePublicKey: KeyLike): string | undefined {
+export function verifyManifestSignature(
+  parsed: ParsedManifest,
+  certificatePublicKey: KeyLike,
+): string | undefined {
   const algorithm = algorithmOfHex(parsed.hashHex);
   const expected = hashToHex(hashBytes(algorithm, parsed.letter));
   if (expected !== parsed.hashHex) return 'manifest hash line does not match its content';

@@ -13,23 +13,40 @@ export function signManifestHash(hashHex: string, certificateKey: KeyLike): Buff
   );
 }
 
-export function verifyManifestHash(hashHex: string, signature: Buffer, publicKey: KeyLike): boolean {
-  const expected = Buffer.concat([sha1DigestInfo, createHash('sha1').update(hashHex, 'latin1').digest()]);
+export function verifyManifestHash(
+  hashHex: string,
+  signature: Buffer,
+  publicKey: KeyLike,
+): boolean {
+  const expected = Buffer.concat([
+    sha1DigestInfo,
+    createHash('sha1').update(hashHex, 'latin1').digest(),
+  ]);
   return recovers(signature, publicKey, expected);
 }
 
 /** Whitelist signature: raw PKCS#1 type-1 of the ASCII hex hash, no DigestInfo. */
 export function signWhitelistHash(hashHex: string, masterKey: KeyLike): Buffer {
-  return privateEncrypt({ key: masterKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(hashHex, 'latin1'));
+  return privateEncrypt(
+    { key: masterKey, padding: constants.RSA_PKCS1_PADDING },
+    Buffer.from(hashHex, 'latin1'),
+  );
 }
 
-export function verifyWhitelistHash(hashHex: string, signature: Buffer, masterPublicKey: KeyLike): boolean {
+export function verifyWhitelistHash(
+  hashHex: string,
+  signature: Buffer,
+  masterPublicKey: KeyLike,
+): boolean {
   return recovers(signature, masterPublicKey, Buffer.from(hashHex, 'latin1'));
 }
 
 function recovers(signature: Buffer, publicKey: KeyLike, expected: Buffer): boolean {
   try {
-    const recovered = publicDecrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
+    const recovered = publicDecrypt(
+      { key: publicKey, padding: constants.RSA_PKCS1_PADDING },
+      signature,
+    );
     return recovered.equals(expected);
   } catch {
     return false;

@@ -27,11 +27,20 @@ export function certificateFingerprint(certificatePem: string | Buffer): string 
 }
 
 export function encodeWhitelistLetter(whitelist: Whitelist): Buffer {
-  const lines = [stamp(whitelist.createdAt), `E${stamp(whitelist.expiresAt)}`, `N${whitelist.fqrn}`, ...whitelist.fingerprints];
+  const lines = [
+    stamp(whitelist.createdAt),
+    `E${stamp(whitelist.expiresAt)}`,
+    `N${whitelist.fqrn}`,
+    ...whitelist.fingerprints,
+  ];
   return Buffer.from(`${lines.join('\n')}\n`, 'latin1');
 }
 
-export function signWhitelist(whitelist: Whitelist, masterKey: KeyLike, algorithm: HashAlgorithm = 'sha1'): Buffer {
+export function signWhitelist(
+  whitelist: Whitelist,
+  masterKey: KeyLike,
+  algorithm: HashAlgorithm = 'sha1',
+): Buffer {
   const letter = encodeWhitelistLetter(whitelist);
   const hashHex = hashToHex(hashBytes(algorithm, letter));
   return joinSignedLetter(letter, hashHex, signWhitelistHash(hashHex, masterKey));
@@ -50,14 +59,21 @@ export function parseWhitelist(bytes: Buffer): ParsedWhitelist {
   const lines = parts.letter.toString('latin1').split('\n');
   const [created, expiry, name] = lines;
   if (created?.length !== 14) throw new Error('whitelist line 1 is not a 14-character time stamp');
-  if (expiry?.length !== 15 || !expiry.startsWith('E')) throw new Error('whitelist line 2 is not E + expiry');
-  if (name === undefined || !name.startsWith('N')) throw new Error('whitelist line 3 is not N + repository name');
+  if (expiry?.length !== 15 || !expiry.startsWith('E'))
+    throw new Error('whitelist line 2 is not E + expiry');
+  if (name === undefined || !name.startsWith('N'))
+    throw new Error('whitelist line 3 is not N + repository name');
   const fingerprints = lines
     .slice(3)
     .filter((line) => line !== '' && line !== 'Vpkcs7' && line !== 'Wcachain')
     .map((line) => line.split(/[ \t#]/)[0]!);
   return {
-    whitelist: { fqrn: name.slice(1), createdAt: parseStamp(created), expiresAt: parseStamp(expiry.slice(1)), fingerprints },
+    whitelist: {
+      fqrn: name.slice(1),
+      createdAt: parseStamp(created),
+      expiresAt: parseStamp(expiry.slice(1)),
+      fingerprints,
+    },
     letter: parts.letter,
     hashHex: parts.hashHex,
     signature: parts.signature,
@@ -72,9 +88,13 @@ export function whitelistExpired(whitelist: Whitelist, now: Date): boolean {
 }
 
 /** Returns a problem description, or undefined if the signature verifies with one of the keys. */
-export function verifyWhitelistSignature(parsed: ParsedWhitelist, masterPublicKeys: readonly KeyLike[]): string | undefined {
+export function verifyWhitelistSignature(
+  parsed: ParsedWhitelist,
+  masterPublicKeys: readonly KeyLike[],
+): string | undefined {
   const algorithm = algorithmOfHex(parsed.hashHex);
-  if (hashToHex(hashBytes(algorithm, parsed.letter)) !== parsed.hashHex) return 'whitelist hash line does not match its content';
+  if (hashToHex(hashBytes(algorithm, parsed.letter)) !== parsed.hashHex)
+    return 'whitelist hash line does not match its content';
   if (!masterPublicKeys.some((key) => verifyWhitelistHash(parsed.hashHex, parsed.signature, key))) {
     return 'whitelist signature does not verify with the master public key';
   }

@@ -27,7 +27,11 @@ function tail(text: string, lines = 20): string {
  * Runs a program and returns its output; a failure becomes one COMMAND_FAILED error carrying
  * the argv, the exit status and the tail of stderr. The only place in ucvm that starts processes.
  */
-export async function run(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function run(
+  file: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const execaOptions: Options = {
     reject: false,
     stripFinalNewline: false,
@@ -41,19 +45,31 @@ export async function run(file: string, args: readonly string[], options: RunOpt
   const stdout = String(result.stdout ?? '');
   const stderr = String(result.stderr ?? '');
   if (result.failed && (result.exitCode === undefined || !ok.includes(result.exitCode))) {
-    const status = result.signal !== undefined ? `signal ${result.signal}` : `exit code ${result.exitCode ?? '?'}`;
+    const status =
+      result.signal !== undefined
+        ? `signal ${result.signal}`
+        : `exit code ${result.exitCode ?? '?'}`;
     const notFound = (result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
     throw new UcvmError(
       'COMMAND_FAILED',
       notFound ? `${file}: command not found` : `${file} failed with ${status}`,
-      { details: notFound ? `Install ${file} or put it on PATH.` : `${[file, ...args].join(' ')}\n${tail(stderr)}`, cause: result.cause },
+      {
+        details: notFound
+          ? `Install ${file} or put it on PATH.`
+          : `${[file, ...args].join(' ')}\n${tail(stderr)}`,
+        cause: result.cause,
+      },
     );
   }
   return { stdout, stderr, exitCode: result.exitCode ?? 0 };
 }
 
 /** Runs a program and returns its stdout as bytes. */
-export async function runBinary(file: string, args: readonly string[], options: Omit<RunOptions, 'binary'> = {}): Promise<Buffer> {
+export async function runBinary(
+  file: string,
+  args: readonly string[],
+  options: Omit<RunOptions, 'binary'> = {},
+): Promise<Buffer> {
   const result = await execa(file, args, {
     reject: false,
     encoding: 'buffer',
@@ -62,10 +78,14 @@ export async function runBinary(file: string, args: readonly string[], options: 
     ...(options.input !== undefined && { input: options.input }),
   });
   if (result.failed) {
-    throw new UcvmError('COMMAND_FAILED', `${file} failed with exit code ${result.exitCode ?? '?'}`, {
-      details: `${[file, ...args].join(' ')}\n${tail(Buffer.from(result.stderr).toString())}`,
-      cause: result.cause,
-    });
+    throw new UcvmError(
+      'COMMAND_FAILED',
+      `${file} failed with exit code ${result.exitCode ?? '?'}`,
+      {
+        details: `${[file, ...args].join(' ')}\n${tail(Buffer.from(result.stderr).toString())}`,
+        cause: result.cause,
+      },
+    );
   }
   return Buffer.from(result.stdout);
 }

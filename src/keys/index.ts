@@ -1,4 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,13 +55,18 @@ export function certificateSubject(fqrn: string): string {
  * Creates the master key pair, the repository key and its self-signed certificate. Private
  * keys are written 0600 in a 0700 directory; their content is never printed.
  */
-export async function createKeys(dir: string, fqrn: string, options: { force?: boolean } = {}): Promise<KeyPaths> {
+export async function createKeys(
+  dir: string,
+  fqrn: string,
+  options: { force?: boolean } = {},
+): Promise<KeyPaths> {
   const paths = keyPaths(dir, fqrn);
   if (options.force !== true) {
     for (const path of [paths.masterKey, paths.certificateKey, paths.certificate]) {
       if (await exists(path)) {
         throw new UcvmError('KEY_EXISTS', `keys for ${fqrn} exist already: ${path}`, {
-          details: 'Keys are never overwritten by accident. Pass --force to replace them (clients then need the new master public key).',
+          details:
+            'Keys are never overwritten by accident. Pass --force to replace them (clients then need the new master public key).',
         });
       }
     }
@@ -65,10 +75,33 @@ export async function createKeys(dir: string, fqrn: string, options: { force?: b
   await chmod(paths.dir, 0o700);
   const master = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const certificateKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  await writeSecret(paths.masterKey, master.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-  await writeFile(paths.masterPublicKey, master.publicKey.export({ type: 'spki', format: 'pem' }).toString(), { mode: 0o644 });
-  await writeSecret(paths.certificateKey, certificateKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-  await run('openssl', ['req', '-x509', '-new', '-sha256', '-days', '365', '-key', paths.certificateKey, '-subj', certificateSubject(fqrn), '-out', paths.certificate]);
+  await writeSecret(
+    paths.masterKey,
+    master.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  );
+  await writeFile(
+    paths.masterPublicKey,
+    master.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    { mode: 0o644 },
+  );
+  await writeSecret(
+    paths.certificateKey,
+    certificateKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  );
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-sha256',
+    '-days',
+    '365',
+    '-key',
+    paths.certificateKey,
+    '-subj',
+    certificateSubject(fqrn),
+    '-out',
+    paths.certificate,
+  ]);
   await chmod(paths.certificate, 0o644);
   return paths;
 }
@@ -83,7 +116,8 @@ async function readKeyFile(path: string, role: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch {
     throw new UcvmError('KEY_MISSING', `the ${role} is missing: ${path}`, {
-      details: 'Create keys with `ucvm keys init <repo>`, or point --keys (or UCVM_KEYS_DIR) at the directory that holds them.',
+      details:
+        'Create keys with `ucvm keys init <repo>`, or point --keys (or UCVM_KEYS_DIR) at the directory that holds them.',
       where: { path },
     });
   }
@@ -96,7 +130,9 @@ export interface SigningKeys {
 
 export async function loadSigningKeys(paths: KeyPaths): Promise<SigningKeys> {
   const certificatePem = await readKeyFile(paths.certificate, 'repository certificate');
-  const certificateKey = createPrivateKey(await readKeyFile(paths.certificateKey, 'repository key'));
+  const certificateKey = createPrivateKey(
+    await readKeyFile(paths.certificateKey, 'repository key'),
+  );
   return { certificateKey, certificatePem };
 }
 

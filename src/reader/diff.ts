@@ -34,14 +34,16 @@ export interface SnapshotDiff {
 }
 
 function contentKey(entry: CatalogEntry): string {
-  if (entry.chunks !== undefined && entry.chunks.length > 0) return entry.chunks.map((c) => hashToHex(c.hash)).join(',');
+  if (entry.chunks !== undefined && entry.chunks.length > 0)
+    return entry.chunks.map((c) => hashToHex(c.hash)).join(',');
   return entry.hash === undefined ? '' : hashToHex(entry.hash);
 }
 
 function changedFields(a: CatalogEntry, b: CatalogEntry): string[] {
   const fields: string[] = [];
   if (entryKind(a) !== entryKind(b)) return ['type'];
-  if (contentKey(a) !== contentKey(b) || (entryKind(a) === 'regular' && a.size !== b.size)) fields.push('content');
+  if (contentKey(a) !== contentKey(b) || (entryKind(a) === 'regular' && a.size !== b.size))
+    fields.push('content');
   if ((a.mode & 0o7777) !== (b.mode & 0o7777)) fields.push('mode');
   if (a.uid !== b.uid || a.gid !== b.gid) fields.push('owner');
   if (a.mtime !== b.mtime || (a.mtimeNs ?? 0) !== (b.mtimeNs ?? 0)) fields.push('mtime');
@@ -62,7 +64,9 @@ export async function diffSnapshots(from: Snapshot, to: Snapshot): Promise<Snaps
   const right = new Map<string, CatalogEntry>();
   let compared = 0;
   let skipped = 0;
-  const queue: Array<{ a: string | undefined; b: string | undefined }> = [{ a: from.rootHash, b: to.rootHash }];
+  const queue: Array<{ a: string | undefined; b: string | undefined }> = [
+    { a: from.rootHash, b: to.rootHash },
+  ];
   while (queue.length > 0) {
     const { a, b } = queue.shift()!;
     if (a !== undefined && a === b) {
@@ -71,10 +75,14 @@ export async function diffSnapshots(from: Snapshot, to: Snapshot): Promise<Snaps
     }
     compared++;
     const children = new Map<string, { a: string | undefined; b: string | undefined }>();
-    for (const [hash, side, target] of [[a, 'a', left], [b, 'b', right]] as const) {
+    for (const [hash, side, target] of [
+      [a, 'a', left],
+      [b, 'b', right],
+    ] as const) {
       if (hash === undefined) continue;
       const catalog = await (side === 'a' ? from : to).repository.catalog(hash);
-      for (const entry of catalog.entries()) if (entry.nestedMountpoint !== true) target.set(entry.path, entry);
+      for (const entry of catalog.entries())
+        if (entry.nestedMountpoint !== true) target.set(entry.path, entry);
       for (const ref of catalog.nested()) {
         const pair = children.get(ref.path) ?? { a: undefined, b: undefined };
         pair[side] = ref.hashHex;
@@ -85,12 +93,24 @@ export async function diffSnapshots(from: Snapshot, to: Snapshot): Promise<Snaps
   }
 
   const changes: PathChange[] = [];
-  const summary: SnapshotDiff['summary'] = { added: 0, removed: 0, modified: 0, bytesAdded: 0, bytesRemoved: 0, bytesChanged: 0, bytesDelta: 0, catalogsCompared: compared, catalogsSkipped: skipped };
-  const regularSize = (entry: CatalogEntry): number => (entryKind(entry) === 'regular' ? entry.size : 0);
+  const summary: SnapshotDiff['summary'] = {
+    added: 0,
+    removed: 0,
+    modified: 0,
+    bytesAdded: 0,
+    bytesRemoved: 0,
+    bytesChanged: 0,
+    bytesDelta: 0,
+    catalogsCompared: compared,
+    catalogsSkipped: skipped,
+  };
+  const regularSize = (entry: CatalogEntry): number =>
+    entryKind(entry) === 'regular' ? entry.size : 0;
   for (const path of new Set([...left.keys(), ...right.keys()])) {
     const a = left.get(path);
     const b = right.get(path);
-    summary.bytesDelta += (b === undefined ? 0 : regularSize(b)) - (a === undefined ? 0 : regularSize(a));
+    summary.bytesDelta +=
+      (b === undefined ? 0 : regularSize(b)) - (a === undefined ? 0 : regularSize(a));
     if (a === undefined && b !== undefined) {
       changes.push({ path, change: 'added', kind: entryKind(b), toSize: b.size });
       summary.added++;
@@ -102,9 +122,17 @@ export async function diffSnapshots(from: Snapshot, to: Snapshot): Promise<Snaps
     } else if (a !== undefined && b !== undefined) {
       const fields = changedFields(a, b);
       if (fields.length === 0) continue;
-      changes.push({ path, change: 'modified', kind: entryKind(b), fields, fromSize: a.size, toSize: b.size });
+      changes.push({
+        path,
+        change: 'modified',
+        kind: entryKind(b),
+        fields,
+        fromSize: a.size,
+        toSize: b.size,
+      });
       summary.modified++;
-      if (fields.includes('content') || fields.includes('type')) summary.bytesChanged += regularSize(b);
+      if (fields.includes('content') || fields.includes('type'))
+        summary.bytesChanged += regularSize(b);
     }
   }
   changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));

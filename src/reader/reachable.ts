@@ -12,7 +12,10 @@ export interface ReachableObjects {
  * current manifest names. A catalog seen once is not descended again: the same hash means the
  * same subtree.
  */
-export async function reachableObjects(repository: Repository, roots: Iterable<string>): Promise<ReachableObjects> {
+export async function reachableObjects(
+  repository: Repository,
+  roots: Iterable<string>,
+): Promise<ReachableObjects> {
   const paths = new Set<string>();
   const seenCatalogs = new Set<string>();
   const { manifest } = repository;
@@ -26,7 +29,8 @@ export async function reachableObjects(repository: Repository, roots: Iterable<s
     seenCatalogs.add(hashHex);
     paths.add(objectPath(hashHex, 'C'));
     const catalog = await repository.catalog(hashHex);
-    for (const object of catalog.objectHashes()) paths.add(objectPath(object.hashHex, object.suffix));
+    for (const object of catalog.objectHashes())
+      paths.add(objectPath(object.hashHex, object.suffix));
     for (const nested of catalog.nested()) queue.push(nested.hashHex);
     repository.forgetCatalog(hashHex);
   }

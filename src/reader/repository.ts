@@ -1,10 +1,23 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { CatalogFile } from '../cvmfs/catalog/sqlite.js';
 import { decompress } from '../cvmfs/compression.js';
-import { algorithmOfHex, hashBytes, hashToHex, isHashHex, objectPath, type ObjectSuffix } from '../cvmfs/hash.js';
+import {
+  algorithmOfHex,
+  hashBytes,
+  hashToHex,
+  isHashHex,
+  objectPath,
+  type ObjectSuffix,
+} from '../cvmfs/hash.js';
 import { HistoryDatabase, TRUNK, type Tag } from '../cvmfs/history.js';
 import { parseManifest, verifyManifestSignature, type ParsedManifest } from '../cvmfs/manifest.js';
-import { normalizeFingerprint, parseWhitelist, verifyWhitelistSignature, whitelistExpired, type ParsedWhitelist } from '../cvmfs/whitelist.js';
+import {
+  normalizeFingerprint,
+  parseWhitelist,
+  verifyWhitelistSignature,
+  whitelistExpired,
+  type ParsedWhitelist,
+} from '../cvmfs/whitelist.js';
 import { UcvmError } from '../errors.js';
 import { Snapshot } from './snapshot.js';
 import type { RepoSource } from './source.js';
@@ -40,7 +53,11 @@ export class Repository {
     try {
       return new Repository(source, parseManifest(bytes));
     } catch (error) {
-      throw new UcvmError('REPO_CORRUPT', `${source.location}/.cvmfspublished: ${(error as Error).message}`, { cause: error });
+      throw new UcvmError(
+        'REPO_CORRUPT',
+        `${source.location}/.cvmfspublished: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 
@@ -52,9 +69,12 @@ export class Repository {
   async object(hashHex: string, suffix: ObjectSuffix): Promise<Buffer> {
     const path = objectPath(hashHex, suffix);
     const bytes = await this.source.read(path);
-    if (bytes === undefined) throw new UcvmError('OBJECT_MISSING', `object ${path} is missing`, { where: { path } });
+    if (bytes === undefined)
+      throw new UcvmError('OBJECT_MISSING', `object ${path} is missing`, { where: { path } });
     if (hashToHex(hashBytes(algorithmOfHex(hashHex), bytes)) !== hashHex) {
-      throw new UcvmError('OBJECT_CORRUPT', `object ${path} does not match its hash`, { where: { path } });
+      throw new UcvmError('OBJECT_CORRUPT', `object ${path} does not match its hash`, {
+        where: { path },
+      });
     }
     return bytes;
   }
@@ -64,7 +84,11 @@ export class Repository {
     try {
       return decompress(stored);
     } catch (error) {
-      throw new UcvmError('OBJECT_CORRUPT', `object ${objectPath(hashHex, suffix)} is not a zlib stream`, { cause: error });
+      throw new UcvmError(
+        'OBJECT_CORRUPT',
+        `object ${objectPath(hashHex, suffix)} is not a zlib stream`,
+        { cause: error },
+      );
     }
   }
 
@@ -86,7 +110,8 @@ export class Repository {
   async history(): Promise<HistoryDatabase | undefined> {
     if (this.historyCache === null) {
       const hash = this.manifest.history;
-      this.historyCache = hash === undefined ? undefined : HistoryDatabase.open(await this.inflatedObject(hash, 'H'));
+      this.historyCache =
+        hash === undefined ? undefined : HistoryDatabase.open(await this.inflatedObject(hash, 'H'));
     }
     return this.historyCache;
   }
@@ -117,19 +142,28 @@ export class Repository {
 
   async whitelist(): Promise<ParsedWhitelist> {
     const bytes = await this.source.read('.cvmfswhitelist');
-    if (bytes === undefined) throw new UcvmError('REPO_CORRUPT', `${this.source.location} has no .cvmfswhitelist`);
+    if (bytes === undefined)
+      throw new UcvmError('REPO_CORRUPT', `${this.source.location} has no .cvmfswhitelist`);
     return parseWhitelist(bytes);
   }
 
   /** The client's trust chain: master key → whitelist → certificate → manifest. */
-  async verifySignatures(masterKeys: readonly KeyObject[], now: Date, expectedFqrn?: string): Promise<SignatureReport> {
+  async verifySignatures(
+    masterKeys: readonly KeyObject[],
+    now: Date,
+    expectedFqrn?: string,
+  ): Promise<SignatureReport> {
     const problems: string[] = [];
     const fqrn = expectedFqrn ?? this.manifest.fqrn;
-    if (this.manifest.fqrn !== fqrn) problems.push(`manifest names repository ${this.manifest.fqrn}, expected ${fqrn}`);
+    if (this.manifest.fqrn !== fqrn)
+      problems.push(`manifest names repository ${this.manifest.fqrn}, expected ${fqrn}`);
     let certificate: X509Certificate | undefined;
     try {
       certificate = new X509Certificate(await this.certificatePem());
-      const problem = verifyManifestSignature(this.parsed, createPublicKey(certificate.publicKey.export({ type: 'spki', format: 'pem' })));
+      const problem = verifyManifestSignature(
+        this.parsed,
+        createPublicKey(certificate.publicKey.export({ type: 'spki', format: 'pem' })),
+      );
       if (problem !== undefined) problems.push(problem);
     } catch (error) {
       problems.push(`certificate: ${(error as Error).message}`);
@@ -138,20 +172,27 @@ export class Repository {
     try {
       const whitelist = await this.whitelist();
       expiresAt = whitelist.whitelist.expiresAt;
-      if (whitelist.whitelist.fqrn !== fqrn) problems.push(`whitelist names repository ${whitelist.whitelist.fqrn}, expected ${fqrn}`);
-      if (whitelistExpired(whitelist.whitelist, now)) problems.push(`whitelist expired on ${expiresAt.toISOString()}`);
+      if (whitelist.whitelist.fqrn !== fqrn)
+        problems.push(`whitelist names repository ${whitelist.whitelist.fqrn}, expected ${fqrn}`);
+      if (whitelistExpired(whitelist.whitelist, now))
+        problems.push(`whitelist expired on ${expiresAt.toISOString()}`);
       if (masterKeys.length > 0) {
         const problem = verifyWhitelistSignature(whitelist, masterKeys);
         if (problem !== undefined) problems.push(problem);
       }
       if (certificate !== undefined) {
         const listed = whitelist.whitelist.fingerprints.map(normalizeFingerprint);
-        if (!listed.includes(normalizeFingerprint(certificate.fingerprint))) problems.push('the certificate is not on the whitelist');
+        if (!listed.includes(normalizeFingerprint(certificate.fingerprint)))
+          problems.push('the certificate is not on the whitelist');
       }
     } catch (error) {
       problems.push(`whitelist: ${(error as Error).message}`);
     }
-    return { problems, whitelistExpiresAt: expiresAt, whitelistSignatureChecked: masterKeys.length > 0 };
+    return {
+      problems,
+      whitelistExpiresAt: expiresAt,
+      whitelistSignatureChecked: masterKeys.length > 0,
+    };
   }
 
   close(): void {

@@ -22,11 +22,21 @@ export class Snapshot {
 
   /** The catalog that holds `path` (the deepest one whose mount point contains it). */
   async catalogFor(path: string): Promise<MountedCatalog> {
-    let current: MountedCatalog = { mountpoint: '', hashHex: this.rootHash, file: await this.repository.catalog(this.rootHash) };
+    let current: MountedCatalog = {
+      mountpoint: '',
+      hashHex: this.rootHash,
+      file: await this.repository.catalog(this.rootHash),
+    };
     for (;;) {
-      const next: NestedCatalogRef | undefined = current.file.nested().find((ref) => isWithin(path, ref.path));
+      const next: NestedCatalogRef | undefined = current.file
+        .nested()
+        .find((ref) => isWithin(path, ref.path));
       if (next === undefined) return current;
-      current = { mountpoint: next.path, hashHex: next.hashHex, file: await this.repository.catalog(next.hashHex) };
+      current = {
+        mountpoint: next.path,
+        hashHex: next.hashHex,
+        file: await this.repository.catalog(next.hashHex),
+      };
     }
   }
 
@@ -37,7 +47,10 @@ export class Snapshot {
 
   async stat(input: string): Promise<CatalogEntry> {
     const entry = await this.lookup(input);
-    if (entry === undefined) throw new UcvmError('PATH_NOT_FOUND', `no such file in the snapshot: ${input}`, { where: { path: input } });
+    if (entry === undefined)
+      throw new UcvmError('PATH_NOT_FOUND', `no such file in the snapshot: ${input}`, {
+        where: { path: input },
+      });
     return entry;
   }
 
@@ -52,18 +65,26 @@ export class Snapshot {
   /** The content of a regular file, chunked or not, checked against its hashes and size. */
   async readFile(input: string): Promise<Buffer> {
     const entry = await this.stat(input);
-    if (entryKind(entry) !== 'regular') throw new UcvmError('PATH_NOT_FOUND', `not a regular file: ${input}`, { where: { path: input } });
+    if (entryKind(entry) !== 'regular')
+      throw new UcvmError('PATH_NOT_FOUND', `not a regular file: ${input}`, {
+        where: { path: input },
+      });
     return this.content(entry);
   }
 
   async content(entry: CatalogEntry): Promise<Buffer> {
-    const inflate = (bytes: Buffer): Buffer => (entry.compression === 'zlib' ? decompress(bytes) : bytes);
+    const inflate = (bytes: Buffer): Buffer =>
+      entry.compression === 'zlib' ? decompress(bytes) : bytes;
     let data: Buffer;
     if (entry.chunks !== undefined && entry.chunks.length > 0) {
       const pieces: Buffer[] = [];
       for (const chunk of entry.chunks) {
         const piece = inflate(await this.repository.object(hashToHex(chunk.hash), 'P'));
-        if (piece.length !== chunk.size) throw new UcvmError('OBJECT_CORRUPT', `chunk at ${chunk.offset} of ${entry.path} has ${piece.length} bytes, expected ${chunk.size}`);
+        if (piece.length !== chunk.size)
+          throw new UcvmError(
+            'OBJECT_CORRUPT',
+            `chunk at ${chunk.offset} of ${entry.path} has ${piece.length} bytes, expected ${chunk.size}`,
+          );
         pieces.push(piece);
       }
       data = Buffer.concat(pieces);
@@ -72,18 +93,32 @@ export class Snapshot {
     } else {
       throw new UcvmError('REPO_CORRUPT', `regular file ${entry.path} has neither hash nor chunks`);
     }
-    if (data.length !== entry.size) throw new UcvmError('OBJECT_CORRUPT', `${entry.path} has ${data.length} bytes, the catalog says ${entry.size}`);
+    if (data.length !== entry.size)
+      throw new UcvmError(
+        'OBJECT_CORRUPT',
+        `${entry.path} has ${data.length} bytes, the catalog says ${entry.size}`,
+      );
     return data;
   }
 
   /** Every catalog of the snapshot, parents before children. */
   async *catalogs(): AsyncGenerator<MountedCatalog> {
-    const queue: MountedCatalog[] = [{ mountpoint: '', hashHex: this.rootHash, file: await this.repository.catalog(this.rootHash) }];
+    const queue: MountedCatalog[] = [
+      {
+        mountpoint: '',
+        hashHex: this.rootHash,
+        file: await this.repository.catalog(this.rootHash),
+      },
+    ];
     while (queue.length > 0) {
       const current = queue.shift()!;
       yield current;
       for (const ref of current.file.nested()) {
-        queue.push({ mountpoint: ref.path, hashHex: ref.hashHex, file: await this.repository.catalog(ref.hashHex) });
+        queue.push({
+          mountpoint: ref.path,
+          hashHex: ref.hashHex,
+          file: await this.repository.catalog(ref.hashHex),
+        });
       }
     }
   }

@@ -36,9 +36,15 @@ export function httpSource(baseUrl: string): RepoSource {
       const url = `${base}/${relative}`;
       let response: Response;
       try {
-        response = await fetch(url, { redirect: 'error', headers: { 'accept-encoding': 'identity' } });
+        response = await fetch(url, {
+          redirect: 'error',
+          headers: { 'accept-encoding': 'identity' },
+        });
       } catch (error) {
-        throw new UcvmError('HTTP_FAILED', `cannot fetch ${url}`, { details: String((error as Error).cause ?? error), cause: error });
+        throw new UcvmError('HTTP_FAILED', `cannot fetch ${url}`, {
+          details: String((error as Error).cause ?? error),
+          cause: error,
+        });
       }
       if (response.status === 404) return undefined;
       if (!response.ok) throw new UcvmError('HTTP_FAILED', `${url}: HTTP ${response.status}`);

@@ -34,23 +34,39 @@ export interface VerifyReport {
  * whitelist expiry, the structure of every catalog reachable from every tag, and that every
  * object they reference exists and matches its hash.
  */
-export async function verifyRepository(repository: Repository, options: VerifyOptions): Promise<VerifyReport> {
+export async function verifyRepository(
+  repository: Repository,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
   const problems: string[] = [];
   const warnings: string[] = [];
-  const signatures = await repository.verifySignatures(options.masterKeys, options.now, options.fqrn);
+  const signatures = await repository.verifySignatures(
+    options.masterKeys,
+    options.now,
+    options.fqrn,
+  );
   problems.push(...signatures.problems);
-  if (!signatures.whitelistSignatureChecked) warnings.push('no master public key given: the whitelist signature was not checked');
+  if (!signatures.whitelistSignatureChecked)
+    warnings.push('no master public key given: the whitelist signature was not checked');
 
   const tags = await repository.tags();
   const { manifest } = repository;
   const trunk = tags.find((tag) => tag.name === TRUNK);
-  if (trunk !== undefined && trunk.hashHex !== manifest.rootCatalog) problems.push(`tag trunk (${trunk.hashHex}) is not the manifest's root catalog (${manifest.rootCatalog})`);
+  if (trunk !== undefined && trunk.hashHex !== manifest.rootCatalog)
+    problems.push(
+      `tag trunk (${trunk.hashHex}) is not the manifest's root catalog (${manifest.rootCatalog})`,
+    );
 
-  const roots = new Map<string, number | undefined>([[manifest.rootCatalog, manifest.revision], ...tags.map((tag): [string, number] => [tag.hashHex, tag.revision])]);
+  const roots = new Map<string, number | undefined>([
+    [manifest.rootCatalog, manifest.revision],
+    ...tags.map((tag): [string, number] => [tag.hashHex, tag.revision]),
+  ]);
   const objects = new Set<string>();
   const seen = new Set<string>();
   for (const [rootHash, revision] of roots) {
-    const queue: Array<{ hashHex: string; mountpoint: string }> = [{ hashHex: rootHash, mountpoint: '' }];
+    const queue: Array<{ hashHex: string; mountpoint: string }> = [
+      { hashHex: rootHash, mountpoint: '' },
+    ];
     while (queue.length > 0) {
       const { hashHex, mountpoint } = queue.pop()!;
       if (seen.has(hashHex)) continue;
@@ -59,37 +75,60 @@ export async function verifyRepository(repository: Repository, options: VerifyOp
       try {
         const catalog = await repository.catalog(hashHex);
         const where = `catalog ${hashHex} (${mountpoint === '' ? '/' : mountpoint})`;
-        if (catalog.properties.get('schema') !== CATALOG_SCHEMA) problems.push(`${where}: schema ${catalog.properties.get('schema')}`);
-        if (catalog.properties.get('schema_revision') !== String(CATALOG_SCHEMA_REVISION)) problems.push(`${where}: schema revision ${catalog.properties.get('schema_revision')}`);
-        if (catalog.mountpoint !== mountpoint) problems.push(`${where}: root_prefix is ${JSON.stringify(catalog.mountpoint)}`);
-        if (mountpoint === '' && revision !== undefined && catalog.revision !== revision) problems.push(`${where}: revision ${catalog.revision}, tagged as ${revision}`);
+        if (catalog.properties.get('schema') !== CATALOG_SCHEMA)
+          problems.push(`${where}: schema ${catalog.properties.get('schema')}`);
+        if (catalog.properties.get('schema_revision') !== String(CATALOG_SCHEMA_REVISION))
+          problems.push(`${where}: schema revision ${catalog.properties.get('schema_revision')}`);
+        if (catalog.mountpoint !== mountpoint)
+          problems.push(`${where}: root_prefix is ${JSON.stringify(catalog.mountpoint)}`);
+        if (mountpoint === '' && revision !== undefined && catalog.revision !== revision)
+          problems.push(`${where}: revision ${catalog.revision}, tagged as ${revision}`);
         const rows = catalog.rowStats();
         const root = pathHash(mountpoint);
-        if (rows.firstRowPath[0] !== root.high || rows.firstRowPath[1] !== root.low) problems.push(`${where}: the root entry is not row 1`);
+        if (rows.firstRowPath[0] !== root.high || rows.firstRowPath[1] !== root.low)
+          problems.push(`${where}: the root entry is not row 1`);
         const entries = catalog.entries();
-        if (entries.length !== rows.count) problems.push(`${where}: ${rows.count - entries.length} entries are not reachable from its root`);
+        if (entries.length !== rows.count)
+          problems.push(
+            `${where}: ${rows.count - entries.length} entries are not reachable from its root`,
+          );
         for (const entry of entries) {
           if (entryKind(entry) === 'directory' && entry.nestedMountpoint !== true) {
-            const subdirs = catalog.list(entry.path).filter((child) => entryKind(child) === 'directory').length;
-            if (entry.linkcount !== 2 + subdirs) problems.push(`${where}: ${entry.path || '/'} has link count ${entry.linkcount}, expected ${2 + subdirs}`);
+            const subdirs = catalog
+              .list(entry.path)
+              .filter((child) => entryKind(child) === 'directory').length;
+            if (entry.linkcount !== 2 + subdirs)
+              problems.push(
+                `${where}: ${entry.path || '/'} has link count ${entry.linkcount}, expected ${2 + subdirs}`,
+              );
           }
         }
         const counted = selfCounters(entries, catalog.nested().length);
         const stored = catalog.counters().self;
         for (const field of COUNTER_FIELDS) {
-          if (counted[field] !== stored[field]) problems.push(`${where}: statistics self_${field} is ${stored[field]}, counted ${counted[field]}`);
+          if (counted[field] !== stored[field])
+            problems.push(
+              `${where}: statistics self_${field} is ${stored[field]}, counted ${counted[field]}`,
+            );
         }
-        for (const object of catalog.objectHashes()) objects.add(`data/${object.hashHex.slice(0, 2)}/${object.hashHex.slice(2)}${object.suffix}`);
-        for (const ref of catalog.nested()) queue.push({ hashHex: ref.hashHex, mountpoint: ref.path });
+        for (const object of catalog.objectHashes())
+          objects.add(
+            `data/${object.hashHex.slice(0, 2)}/${object.hashHex.slice(2)}${object.suffix}`,
+          );
+        for (const ref of catalog.nested())
+          queue.push({ hashHex: ref.hashHex, mountpoint: ref.path });
       } catch (error) {
-        problems.push(isUcvmError(error) ? error.message : `catalog ${hashHex}: ${(error as Error).message}`);
+        problems.push(
+          isUcvmError(error) ? error.message : `catalog ${hashHex}: ${(error as Error).message}`,
+        );
       } finally {
         repository.forgetCatalog(hashHex);
       }
     }
   }
   objects.add(`data/${manifest.certificate.slice(0, 2)}/${manifest.certificate.slice(2)}X`);
-  if (manifest.history !== undefined) objects.add(`data/${manifest.history.slice(0, 2)}/${manifest.history.slice(2)}H`);
+  if (manifest.history !== undefined)
+    objects.add(`data/${manifest.history.slice(0, 2)}/${manifest.history.slice(2)}H`);
 
   if (options.objects !== false) {
     const limit = pLimit(16);
@@ -100,7 +139,9 @@ export async function verifyRepository(repository: Repository, options: VerifyOp
           try {
             await repository.object(parsed.hashHex, parsed.suffix);
           } catch (error) {
-            problems.push(isUcvmError(error) ? error.message : `${path}: ${(error as Error).message}`);
+            problems.push(
+              isUcvmError(error) ? error.message : `${path}: ${(error as Error).message}`,
+            );
           }
         }),
       ),

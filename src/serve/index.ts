@@ -21,7 +21,8 @@ export interface RunningServer {
 }
 
 // Only what a client may fetch: never the lock, temporaries, or anything else in the directory.
-const servable = /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfs_master_replica|\.cvmfsreflog|data\/[0-9a-f]{2}\/[0-9a-f]{38}(?:-rmd160|-shake128)?[PCHXM]?)$/;
+const servable =
+  /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfs_master_replica|\.cvmfsreflog|data\/[0-9a-f]{2}\/[0-9a-f]{38}(?:-rmd160|-shake128)?[PCHXM]?)$/;
 
 /**
  * A static HTTP server for repositories, as a stock stratum 0's Apache serves them: bytes
@@ -31,12 +32,17 @@ const servable = /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfs_master_replica|\
 export async function serveRepositories(options: ServeOptions): Promise<RunningServer> {
   const roots = new Map([...options.repositories].map(([fqrn, dir]) => [fqrn, resolve(dir)]));
   const server: Server = createServer((request, response) => {
-    const done = (status: number): void => options.onRequest?.(request.method ?? '', request.url ?? '', status);
+    const done = (status: number): void =>
+      options.onRequest?.(request.method ?? '', request.url ?? '', status);
     const url = new URL(request.url ?? '/', 'http://localhost');
     const match = /^\/cvmfs\/([^/]+)\/(.+)$/.exec(decodeURIComponent(url.pathname));
     const root = match === null ? undefined : roots.get(match[1]!);
     const relative = match?.[2] ?? '';
-    if ((request.method !== 'GET' && request.method !== 'HEAD') || root === undefined || !servable.test(relative)) {
+    if (
+      (request.method !== 'GET' && request.method !== 'HEAD') ||
+      root === undefined ||
+      !servable.test(relative)
+    ) {
       response.writeHead(404).end();
       done(404);
       return;
@@ -45,7 +51,9 @@ export async function serveRepositories(options: ServeOptions): Promise<RunningS
     stat(file).then(
       (stats) => {
         response.writeHead(200, {
-          'content-type': relative.startsWith('.cvmfs') ? 'application/x-cvmfs' : 'application/octet-stream',
+          'content-type': relative.startsWith('.cvmfs')
+            ? 'application/x-cvmfs'
+            : 'application/octet-stream',
           'content-length': stats.size,
           'cache-control': relative.startsWith('data/') ? 'max-age=259200' : 'max-age=61',
         });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { compress, decompress } from '../../src/cvmfs/compression.js';
-import { hashBytes, hashFromHex, hashToHex, objectPath, parseObjectPath } from '../../src/cvmfs/hash.js';
+import {
+  hashBytes,
+  hashFromHex,
+  hashToHex,
+  objectPath,
+  parseObjectPath,
+} from '../../src/cvmfs/hash.js';
 import { normalizeRepoPath, parentPath, pathHash } from '../../src/cvmfs/catalog/path-hash.js';
 import { decodeXattrs, encodeXattrs } from '../../src/cvmfs/catalog/xattr.js';
 import { fqrnProblem, tagNameProblem, automaticTagName } from '../../src/cvmfs/fqrn.js';
@@ -23,7 +29,9 @@ describe('format test vectors (cvmfs-format.md §2.6, §5.5, §5.9)', () => {
     const hash = hashBytes('shake128', Buffer.alloc(0));
     expect(hashToHex(hash)).toBe('7f9c2ba4e88f827d616045507605853ed73b8093-shake128');
     expect(hashFromHex(hashToHex(hash))).toEqual(hash);
-    expect(objectPath(hashToHex(hash), 'C')).toBe('data/7f/9c2ba4e88f827d616045507605853ed73b8093-shake128C');
+    expect(objectPath(hashToHex(hash), 'C')).toBe(
+      'data/7f/9c2ba4e88f827d616045507605853ed73b8093-shake128C',
+    );
   });
 
   it('parses object paths back', () => {
@@ -75,6 +83,8 @@ describe('format test vectors (cvmfs-format.md §2.6, §5.5, §5.9)', () => {
     expect(tagNameProblem('cernvm-system-1.2.3')).toBeUndefined();
     expect(tagNameProblem('has space')).toBeDefined();
     const taken = new Set(['generic-2026-01-02T03:04:05Z']);
-    expect(automaticTagName(new Date('2026-01-02T03:04:05.678Z'), (n) => taken.has(n))).toBe('generic_1-2026-01-02T03:04:05Z');
+    expect(automaticTagName(new Date('2026-01-02T03:04:05.678Z'), (n) => taken.has(n))).toBe(
+      'generic_1-2026-01-02T03:04:05Z',
+    );
   });
 });

@@ -48,12 +48,22 @@ describe('the ucvm command line', () => {
     writeFileSync(path.join(tree, 'etc', 'motd'), 'hi\n');
     const published = ucvm(['repo', 'publish', storage, tree, '--tag', 'v1', '--json', ...common]);
     expect(published.status, published.stderr).toBe(0);
-    expect(JSON.parse(published.stdout)).toMatchObject({ revision: 2, tag: 'v1', unchanged: false });
+    expect(JSON.parse(published.stdout)).toMatchObject({
+      revision: 2,
+      tag: 'v1',
+      unchanged: false,
+    });
 
-    const tags = JSON.parse(ucvm(['repo', 'tags', storage, '--json']).stdout) as { tags: Array<{ name: string }> };
+    const tags = JSON.parse(ucvm(['repo', 'tags', storage, '--json']).stdout) as {
+      tags: Array<{ name: string }>;
+    };
     expect(tags.tags.map((t) => t.name).sort()).toEqual(['trunk', 'trunk-previous', 'v1']);
     expect(ucvm(['repo', 'cat', `${storage}@v1`, '/etc/motd']).stdout).toBe('hi\n');
-    const ls = JSON.parse(ucvm(['repo', 'ls', `${storage}@v1`, '/etc', '--json']).stdout) as Array<{ path: string; type: string; size: number }>;
+    const ls = JSON.parse(ucvm(['repo', 'ls', `${storage}@v1`, '/etc', '--json']).stdout) as Array<{
+      path: string;
+      type: string;
+      size: number;
+    }>;
     expect(ls).toEqual([expect.objectContaining({ path: '/etc/motd', type: 'regular', size: 3 })]);
     const missing = ucvm(['repo', 'cat', `${storage}@v1`, '/nope']);
     expect(missing.status).toBe(1);
@@ -66,8 +76,15 @@ describe('the ucvm command line', () => {
     const diff = ucvm(['repo', 'diff', `${storage}@v1`, `${storage}@v2`]);
     expect(diff.stdout).toContain('A /new');
     expect(diff.stdout).toMatch(/M \/etc\/motd \(content/);
-    const summary = JSON.parse(ucvm(['repo', 'diff', `${storage}@v1`, `${storage}@v2`, '--json', '--summary']).stdout) as { summary: Record<string, number> };
-    expect(summary.summary).toMatchObject({ added: 1, removed: 0, bytesAdded: 4, bytesDelta: 4 + 9 });
+    const summary = JSON.parse(
+      ucvm(['repo', 'diff', `${storage}@v1`, `${storage}@v2`, '--json', '--summary']).stdout,
+    ) as { summary: Record<string, number> };
+    expect(summary.summary).toMatchObject({
+      added: 1,
+      removed: 0,
+      bytesAdded: 4,
+      bytesDelta: 4 + 9,
+    });
 
     const verify = ucvm(['repo', 'verify', storage, '--keys', path.join(base, 'keys'), '--json']);
     expect(verify.status, verify.stdout).toBe(0);
@@ -89,7 +106,10 @@ describe('the ucvm command line', () => {
     // Run as nobody: the publisher needs the storage, spool and keys, but not the secret file.
     mkdirSync(spool, { recursive: true });
     execFileSync('chown', ['-R', '65534:65534', path.join(base, 'srv'), spool, keys]);
-    const result = ucvm(['repo', 'publish', storage, tree, '--tag', 'x', '--keys', keys, '--spool', spool], { uid: 65534, gid: 65534 });
+    const result = ucvm(
+      ['repo', 'publish', storage, tree, '--tag', 'x', '--keys', keys, '--spool', spool],
+      { uid: 65534, gid: 65534 },
+    );
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('TREE_INVALID');
     expect(result.stderr).toContain('/secret: file is not readable');

@@ -7,7 +7,8 @@ import { tmpdir } from '../helpers/tmp.js';
 function bigTree(root: string, label: string): void {
   for (let d = 0; d < 10; d++) {
     mkdirSync(path.join(root, `d${d}`), { recursive: true });
-    for (let f = 0; f < 100; f++) writeFileSync(path.join(root, `d${d}`, `f${f}`), `${label} ${d} ${f}\n`.repeat(500));
+    for (let f = 0; f < 100; f++)
+      writeFileSync(path.join(root, `d${d}`, `f${f}`), `${label} ${d} ${f}\n`.repeat(500));
   }
 }
 
@@ -35,7 +36,18 @@ describe('two publishes to one repository at once', () => {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const refused = ucvm(['repo', 'publish', storage, treeB, '--tag', 'b', ...common]);
-    const queued = startUcvm(['repo', 'publish', storage, treeB, '--tag', 'b', '--wait', '120', '--json', ...common]);
+    const queued = startUcvm([
+      'repo',
+      'publish',
+      storage,
+      treeB,
+      '--tag',
+      'b',
+      '--wait',
+      '120',
+      '--json',
+      ...common,
+    ]);
     const a = await first.done;
     const b = await queued.done;
 
@@ -46,7 +58,8 @@ describe('two publishes to one repository at once', () => {
     expect(b.status, b.stderr).toBe(0);
     expect(JSON.parse(a.stdout)).toMatchObject({ revision: 2, tag: 'a' });
     expect(JSON.parse(b.stdout)).toMatchObject({ revision: 3, tag: 'b' });
-    const cat = (tag: string): string => ucvm(['repo', 'cat', `${storage}@${tag}`, '/d3/f7']).stdout;
+    const cat = (tag: string): string =>
+      ucvm(['repo', 'cat', `${storage}@${tag}`, '/d3/f7']).stdout;
     expect(cat('a')).toBe('A 3 7\n'.repeat(500));
     expect(cat('b')).toBe('B 3 7\n'.repeat(500));
     expect(ucvm(['repo', 'verify', storage, ...common.slice(0, 2)]).status).toBe(0);

@@ -24,13 +24,18 @@ function writeTree(root: string, generation: number): void {
     mkdirSync(path.join(root, `dir${d}`), { recursive: true });
     if (d % 5 === 0) writeFileSync(path.join(root, `dir${d}`, '.cvmfscatalog'), '');
     for (let f = 0; f < 50; f++) {
-      const body = `generation ${generation} dir ${d} file ${f}\n`.repeat(200 + ((d * 50 + f) % 37) * 20);
+      const body = `generation ${generation} dir ${d} file ${f}\n`.repeat(
+        200 + ((d * 50 + f) % 37) * 20,
+      );
       writeFileSync(path.join(root, `dir${d}`, `f${f}`), body);
     }
   }
 }
 
-async function verified(storage: string, keys: string): Promise<{ ok: boolean; problems: string[]; revision: number }> {
+async function verified(
+  storage: string,
+  keys: string,
+): Promise<{ ok: boolean; problems: string[]; revision: number }> {
   const repository = await Repository.open(directorySource(storage));
   const masterKeys = [createPublicKey(readFileSync(path.join(keys, 'crash.example.org.pub')))];
   const report = await verifyRepository(repository, { masterKeys, now: new Date() });

@@ -11,7 +11,10 @@ export interface CliResult {
 }
 
 /** Runs `ucvm` as a real process and waits for it. */
-export function ucvm(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; uid?: number; gid?: number } = {}): CliResult {
+export function ucvm(
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string; uid?: number; gid?: number } = {},
+): CliResult {
   const result = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
     env: { ...process.env, CI: 'true', ...options.env },
@@ -24,12 +27,20 @@ export function ucvm(args: readonly string[], options: { env?: Record<string, st
 }
 
 /** Starts `ucvm` without waiting; the caller may kill it. */
-export function startUcvm(args: readonly string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startUcvm(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, CI: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (status) => resolve({ status, stdout, stderr })),
+  );
   return { child, done };
 }

@@ -9,9 +9,17 @@ import path from 'node:path';
 
 /** Inflates a zlib object with Python's zlib module. */
 export function pythonInflate(file: string): Buffer {
-  return execFileSync('python3', ['-c', 'import sys, zlib; sys.stdout.buffer.write(zlib.decompress(open(sys.argv[1], "rb").read()))', file], {
-    maxBuffer: 1 << 30,
-  });
+  return execFileSync(
+    'python3',
+    [
+      '-c',
+      'import sys, zlib; sys.stdout.buffer.write(zlib.decompress(open(sys.argv[1], "rb").read()))',
+      file,
+    ],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
 }
 
 export function sha1sum(file: string): string {
@@ -28,35 +36,77 @@ export function sqlite(dbFile: string, sql: string): string[][] {
 }
 
 /** Splits a signed letter (manifest or whitelist) into its parts, byte-exactly. */
-export function splitLetter(bytes: Buffer): { letter: Buffer; hashLine: string; signature: Buffer } {
+export function splitLetter(bytes: Buffer): {
+  letter: Buffer;
+  hashLine: string;
+  signature: Buffer;
+} {
   const at = bytes.indexOf('\n--\n');
   const letter = bytes.subarray(0, at + 1);
   const hashEnd = bytes.indexOf('\n', at + 4);
-  return { letter, hashLine: bytes.subarray(at + 4, hashEnd).toString('latin1'), signature: bytes.subarray(hashEnd + 1) };
+  return {
+    letter,
+    hashLine: bytes.subarray(at + 4, hashEnd).toString('latin1'),
+    signature: bytes.subarray(hashEnd + 1),
+  };
 }
 
 /** `openssl dgst -sha1 -verify`: the manifest signature (RSA PKCS#1 v1.5 SHA-1 over the hex hash). */
-export function opensslVerifyManifest(work: string, manifestBytes: Buffer, certificatePem: string): string {
+export function opensslVerifyManifest(
+  work: string,
+  manifestBytes: Buffer,
+  certificatePem: string,
+): string {
   const { hashLine, signature } = splitLetter(manifestBytes);
   writeFileSync(path.join(work, 'cert.pem'), certificatePem);
-  const pub = execFileSync('openssl', ['x509', '-in', path.join(work, 'cert.pem'), '-pubkey', '-noout']);
+  const pub = execFileSync('openssl', [
+    'x509',
+    '-in',
+    path.join(work, 'cert.pem'),
+    '-pubkey',
+    '-noout',
+  ]);
   writeFileSync(path.join(work, 'cert-pub.pem'), pub);
   writeFileSync(path.join(work, 'hash.txt'), hashLine);
   writeFileSync(path.join(work, 'sig.bin'), signature);
-  return execFileSync('openssl', ['dgst', '-sha1', '-verify', path.join(work, 'cert-pub.pem'), '-signature', path.join(work, 'sig.bin'), path.join(work, 'hash.txt')]).toString().trim();
+  return execFileSync('openssl', [
+    'dgst',
+    '-sha1',
+    '-verify',
+    path.join(work, 'cert-pub.pem'),
+    '-signature',
+    path.join(work, 'sig.bin'),
+    path.join(work, 'hash.txt'),
+  ])
+    .toString()
+    .trim();
 }
 
 /** `openssl pkeyutl -verifyrecover`: the whitelist signature recovers exactly the hex hash. */
-export function opensslRecoverWhitelist(work: string, whitelistBytes: Buffer, masterPublicKey: string): string {
+export function opensslRecoverWhitelist(
+  work: string,
+  whitelistBytes: Buffer,
+  masterPublicKey: string,
+): string {
   const { signature } = splitLetter(whitelistBytes);
   writeFileSync(path.join(work, 'wl-sig.bin'), signature);
-  return execFileSync('openssl', ['pkeyutl', '-verifyrecover', '-pubin', '-inkey', masterPublicKey, '-in', path.join(work, 'wl-sig.bin')]).toString('latin1');
+  return execFileSync('openssl', [
+    'pkeyutl',
+    '-verifyrecover',
+    '-pubin',
+    '-inkey',
+    masterPublicKey,
+    '-in',
+    path.join(work, 'wl-sig.bin'),
+  ]).toString('latin1');
 }
 
 /** `openssl dgst -sha1` of the letter, as hex. */
 export function opensslSha1(work: string, bytes: Buffer): string {
   writeFileSync(path.join(work, 'letter.bin'), bytes);
-  return execFileSync('openssl', ['dgst', '-sha1', '-r', path.join(work, 'letter.bin')]).toString().split(' ')[0]!;
+  return execFileSync('openssl', ['dgst', '-sha1', '-r', path.join(work, 'letter.bin')])
+    .toString()
+    .split(' ')[0]!;
 }
 
 /** Every object file under data/ (excluding data/txn). */
@@ -64,7 +114,8 @@ export function listObjectFiles(storage: string): string[] {
   const files: string[] = [];
   for (const pair of readdirSync(path.join(storage, 'data'))) {
     if (pair === 'txn') continue;
-    for (const name of readdirSync(path.join(storage, 'data', pair))) files.push(path.join(storage, 'data', pair, name));
+    for (const name of readdirSync(path.join(storage, 'data', pair)))
+      files.push(path.join(storage, 'data', pair, name));
   }
   return files;
 }

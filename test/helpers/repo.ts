@@ -1,6 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createEmbeddedPublisher, type EmbeddedOptions } from '../../src/publisher/embedded/index.js';
+import {
+  createEmbeddedPublisher,
+  type EmbeddedOptions,
+} from '../../src/publisher/embedded/index.js';
 import type { EmbeddedPublisher } from '../../src/publisher/embedded/index.js';
 import { tmpdir } from './tmp.js';
 
@@ -18,15 +21,25 @@ export interface TestRepo {
  * An initialized, empty repository `test.example.org` in a temp dir (removed after the test),
  * or under `base` when called outside a test (e.g. in beforeAll).
  */
-export async function makeRepo(options: Partial<EmbeddedOptions> & { init?: boolean; base?: string } = {}): Promise<TestRepo> {
+export async function makeRepo(
+  options: Partial<EmbeddedOptions> & { init?: boolean; base?: string } = {},
+): Promise<TestRepo> {
   const base = options.base ?? (await tmpdir());
   const storage = path.join(base, 'srv', options.fqrn ?? 'test.example.org');
   const keys = path.join(base, 'keys');
   const spool = path.join(base, 'spool');
   await mkdir(path.dirname(storage), { recursive: true });
-  const { init, base: _base, ...publisherOptions } = options;
+  const { init, ...rest } = options;
+  delete rest.base;
+  const publisherOptions: Partial<EmbeddedOptions> = rest;
   const reopen = (more: Partial<EmbeddedOptions> = {}): EmbeddedPublisher =>
-    createEmbeddedPublisher({ storage, keysDir: keys, spoolDir: spool, ...publisherOptions, ...more });
+    createEmbeddedPublisher({
+      storage,
+      keysDir: keys,
+      spoolDir: spool,
+      ...publisherOptions,
+      ...more,
+    });
   const publisher = reopen();
   if (init !== false) await publisher.init({ whitelistDays: 30 });
   return { base, storage, keys, spool, publisher, reopen };

@@ -26,7 +26,8 @@ function storageListing(storage: string): string[] {
     for (const name of readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, name.name);
       if (name.isDirectory()) walk(full);
-      else if (!full.includes(`${path.sep}txn${path.sep}`)) out.push(`${path.relative(storage, full)} ${readFileSync(full).length}`);
+      else if (!full.includes(`${path.sep}txn${path.sep}`))
+        out.push(`${path.relative(storage, full)} ${readFileSync(full).length}`);
     }
   };
   walk(storage);
@@ -37,7 +38,8 @@ function sampleTree(): Record<string, string> {
   const tree: Record<string, string> = {};
   for (let d = 0; d < 5; d++) {
     tree[`pkg${d}/.cvmfscatalog`] = '';
-    for (let f = 0; f < 20; f++) tree[`pkg${d}/lib/file${f}.txt`] = `package ${d} file ${f}\n`.repeat(f + 1);
+    for (let f = 0; f < 20; f++)
+      tree[`pkg${d}/lib/file${f}.txt`] = `package ${d} file ${f}\n`.repeat(f + 1);
   }
   tree['etc/motd'] = 'welcome\n';
   return tree;
@@ -93,11 +95,17 @@ describe('publishing revisions', () => {
     const first = await repo.publisher.publish({ tree, tag: 'cernvm-system-1.0.0' });
     const listing = storageListing(repo.storage);
     const again = await repo.publisher.publish({ tree, tag: 'cernvm-system-1.0.0' });
-    expect(again).toMatchObject({ unchanged: true, revision: first.revision, rootHash: first.rootHash });
+    expect(again).toMatchObject({
+      unchanged: true,
+      revision: first.revision,
+      rootHash: first.rootHash,
+    });
     // A copy with the same metadata is the same snapshot (compared by content, not by inode).
     const copy = path.join(await tmpdir(), 'copy');
     execFileSync('cp', ['-a', tree, copy]);
-    expect(await repo.publisher.publish({ tree: copy, tag: 'cernvm-system-1.0.0' })).toMatchObject({ unchanged: true });
+    expect(await repo.publisher.publish({ tree: copy, tag: 'cernvm-system-1.0.0' })).toMatchObject({
+      unchanged: true,
+    });
     writeFileSync(path.join(tree, 'etc/motd'), 'other\n');
     await expectCode(repo.publisher.publish({ tree, tag: 'cernvm-system-1.0.0' }), 'TAG_IMMUTABLE');
     expect(storageListing(repo.storage)).toEqual(listing);
@@ -114,7 +122,9 @@ describe('publishing revisions', () => {
     const catalogsBefore = listObjectFiles(repo.storage).filter((f) => f.endsWith('C')).length;
     const back = await repo.publisher.tag({ name: 'HEAD', target: 'v1' });
     expect(back).toMatchObject({ rootHash: v1.rootHash, previousRootHash: v2.rootHash });
-    expect(listObjectFiles(repo.storage).filter((f) => f.endsWith('C')).length).toBe(catalogsBefore);
+    expect(listObjectFiles(repo.storage).filter((f) => f.endsWith('C')).length).toBe(
+      catalogsBefore,
+    );
     const state = await repo.publisher.state();
     expect(state.revision).toBe(v2.revision);
     await expectCode(repo.publisher.tag({ name: 'v1', target: 'v2' }), 'TAG_IMMUTABLE');
@@ -127,12 +137,28 @@ describe('publishing revisions', () => {
 
 describe('bad input changes nothing', () => {
   it.each([
-    ['a name that is not UTF-8', (tree: string) => writeFileSync(Buffer.concat([Buffer.from(`${tree}/bad-`), Buffer.from([0xff, 0xfe])]), 'x')],
-    ['a name with a line break', (tree: string) => writeFileSync(path.join(tree, 'line\nbreak'), 'x')],
-    ['an extended attribute longer than 255 bytes', (tree: string) => {
-      writeFileSync(path.join(tree, 'big-xattr'), 'x');
-      execFileSync('setfattr', ['-n', 'user.big', '-v', 'x'.repeat(300), path.join(tree, 'big-xattr')]);
-    }],
+    [
+      'a name that is not UTF-8',
+      (tree: string) =>
+        writeFileSync(Buffer.concat([Buffer.from(`${tree}/bad-`), Buffer.from([0xff, 0xfe])]), 'x'),
+    ],
+    [
+      'a name with a line break',
+      (tree: string) => writeFileSync(path.join(tree, 'line\nbreak'), 'x'),
+    ],
+    [
+      'an extended attribute longer than 255 bytes',
+      (tree: string) => {
+        writeFileSync(path.join(tree, 'big-xattr'), 'x');
+        execFileSync('setfattr', [
+          '-n',
+          'user.big',
+          '-v',
+          'x'.repeat(300),
+          path.join(tree, 'big-xattr'),
+        ]);
+      },
+    ],
     ['a reserved /.cvmfs directory', (tree: string) => mkdirSync(path.join(tree, '.cvmfs'))],
   ])('refuses a tree with %s', async (_label, spoil) => {
     const repo = await makeRepo();
@@ -159,7 +185,10 @@ describe('bad input changes nothing', () => {
     const repo = await makeRepo();
     const tree = await tmpdir({ a: '1' });
     const listing = storageListing(repo.storage);
-    await expectCode(repo.reopen({ keysDir: path.join(repo.base, 'nokeys') }).publish({ tree, tag: 'x' }), 'KEY_MISSING');
+    await expectCode(
+      repo.reopen({ keysDir: path.join(repo.base, 'nokeys') }).publish({ tree, tag: 'x' }),
+      'KEY_MISSING',
+    );
     const future = repo.reopen({ now: () => new Date(Date.now() + 40 * 24 * 3600_000) });
     await expectCode(future.publish({ tree, tag: 'x' }), 'WHITELIST_EXPIRED');
     expect(storageListing(repo.storage)).toEqual(listing);
@@ -172,7 +201,9 @@ describe('verification', () => {
   it('verifies a published repository and finds a corrupted object', async () => {
     const repo = await makeRepo();
     await repo.publisher.publish({ tree: await tmpdir(sampleTree()), tag: 'v' });
-    const masterKeys = [createPublicKey(readFileSync(path.join(repo.keys, 'test.example.org.pub')))];
+    const masterKeys = [
+      createPublicKey(readFileSync(path.join(repo.keys, 'test.example.org.pub'))),
+    ];
     const repository = await Repository.open(directorySource(repo.storage));
     const ok = await verifyRepository(repository, { masterKeys, now: new Date() });
     expect(ok.problems).toEqual([]);
@@ -205,9 +236,13 @@ describe('garbage collection', () => {
     const applied = await repo.publisher.gc({ apply: true });
     expect(applied.removedObjects).toBe(dry.unreachableObjects);
     expect(listObjectFiles(repo.storage).length).toBe(before - dry.unreachableObjects);
-    const masterKeys = [createPublicKey(readFileSync(path.join(repo.keys, 'test.example.org.pub')))];
+    const masterKeys = [
+      createPublicKey(readFileSync(path.join(repo.keys, 'test.example.org.pub'))),
+    ];
     const repository = await Repository.open(directorySource(repo.storage));
-    expect((await verifyRepository(repository, { masterKeys, now: new Date() })).problems).toEqual([]);
+    expect((await verifyRepository(repository, { masterKeys, now: new Date() })).problems).toEqual(
+      [],
+    );
     repository.close();
     // The dropped content is gone; publishing it again must write it again (the cache forgot it).
     writeFileSync(path.join(tree, 'drop'), 'dropped content');
@@ -215,4 +250,3 @@ describe('garbage collection', () => {
     expect(again.stats.objectsWritten).toBeGreaterThanOrEqual(1);
   });
 });
-

@@ -20,14 +20,29 @@ describe('reading a repository over HTTP', () => {
     await repo.publisher.publish({ tree, tag: 'v2' });
 
     const requests: string[] = [];
-    const server = await serveRepositories({ repositories: new Map([['test.example.org', repo.storage]]), onRequest: (_m, url, status) => requests.push(`${status} ${url}`) });
+    const server = await serveRepositories({
+      repositories: new Map([['test.example.org', repo.storage]]),
+      onRequest: (_m, url, status) => requests.push(`${status} ${url}`),
+    });
     onTestFinished(() => server.close());
     const repository = await Repository.open(httpSource(`${server.url}/test.example.org`));
-    expect((await repository.tags()).map((t) => t.name).sort()).toEqual(['trunk', 'trunk-previous', 'v1', 'v2']);
-    expect((await (await repository.snapshot('v1')).readFile('/etc/motd')).toString()).toBe('one\n');
-    const diff = await diffSnapshots(await repository.snapshot('v1'), await repository.snapshot('v2'));
+    expect((await repository.tags()).map((t) => t.name).sort()).toEqual([
+      'trunk',
+      'trunk-previous',
+      'v1',
+      'v2',
+    ]);
+    expect((await (await repository.snapshot('v1')).readFile('/etc/motd')).toString()).toBe(
+      'one\n',
+    );
+    const diff = await diffSnapshots(
+      await repository.snapshot('v1'),
+      await repository.snapshot('v2'),
+    );
     expect(diff.changes.map((c) => `${c.change} ${c.path}`)).toEqual(['modified /etc/motd']);
-    const masterKeys = [createPublicKey(readFileSync(path.join(repo.keys, 'test.example.org.pub')))];
+    const masterKeys = [
+      createPublicKey(readFileSync(path.join(repo.keys, 'test.example.org.pub'))),
+    ];
     const report = await verifyRepository(repository, { masterKeys, now: new Date() });
     expect(report.problems).toEqual([]);
     repository.close();
@@ -36,15 +51,28 @@ describe('reading a repository over HTTP', () => {
 
   it('serves only repository files, untransformed', async () => {
     const repo = await makeRepo();
-    const server = await serveRepositories({ repositories: new Map([['test.example.org', repo.storage]]) });
+    const server = await serveRepositories({
+      repositories: new Map([['test.example.org', repo.storage]]),
+    });
     onTestFinished(() => server.close());
     const base = `${server.url}/test.example.org`;
-    const manifest = await fetch(`${base}/.cvmfspublished`, { headers: { 'accept-encoding': 'gzip' } });
+    const manifest = await fetch(`${base}/.cvmfspublished`, {
+      headers: { 'accept-encoding': 'gzip' },
+    });
     expect(manifest.status).toBe(200);
     expect(manifest.headers.get('content-encoding')).toBeNull();
     expect(manifest.headers.get('cache-control')).toBe('max-age=61');
-    expect(Buffer.from(await manifest.arrayBuffer()).equals(readFileSync(path.join(repo.storage, '.cvmfspublished')))).toBe(true);
-    for (const hidden of ['data/txn/ucvm.lock', 'data/txn/ucvm.lock.holder', '../keys/test.example.org.masterkey', 'nothing']) {
+    expect(
+      Buffer.from(await manifest.arrayBuffer()).equals(
+        readFileSync(path.join(repo.storage, '.cvmfspublished')),
+      ),
+    ).toBe(true);
+    for (const hidden of [
+      'data/txn/ucvm.lock',
+      'data/txn/ucvm.lock.holder',
+      '../keys/test.example.org.masterkey',
+      'nothing',
+    ]) {
       expect((await fetch(`${base}/${hidden}`)).status).toBe(404);
     }
     expect((await fetch(`${server.url}/other.example.org/.cvmfspublished`)).status).toBe(404);

@@ -14,16 +14,28 @@ export function registerRepoAdminCommands(repo: Command): void {
       .argument('<repo>', 'storage directory to create; its name is the repository name')
       .option('--days <n>', 'whitelist validity in days', '30'),
   )
-    .addHelpText('after', '\nExamples:\n  $ ucvm repo init srv/os.example.org --keys /etc/ucvm/keys\n  $ ucvm repo init /srv/cvmfs/cernvm-prod.example.org --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ucvm repo init srv/os.example.org --keys /etc/ucvm/keys\n  $ ucvm repo init /srv/cvmfs/cernvm-prod.example.org --json',
+    )
     .action(async (storage: string, options: RepoOptions & { days: string }) => {
       const publisher = openPublisher(storage, options);
       const result = await publisher.init({ whitelistDays: Number(options.days) });
-      emit(options.json === true, { fqrn: publisher.fqrn, storage: publisher.storage, keys: publisher.keysDir, rootHash: result.rootHash, whitelistExpiresAt: result.whitelistExpiresAt.toISOString() }, () =>
-        [
-          `created ${publisher.fqrn} in ${publisher.storage} (revision 1, empty)`,
-          `  keys in ${publisher.keysDir}; clients need ${publisher.fqrn}.pub`,
-          `  whitelist valid until ${result.whitelistExpiresAt.toISOString()}`,
-        ].join('\n'),
+      emit(
+        options.json === true,
+        {
+          fqrn: publisher.fqrn,
+          storage: publisher.storage,
+          keys: publisher.keysDir,
+          rootHash: result.rootHash,
+          whitelistExpiresAt: result.whitelistExpiresAt.toISOString(),
+        },
+        () =>
+          [
+            `created ${publisher.fqrn} in ${publisher.storage} (revision 1, empty)`,
+            `  keys in ${publisher.keysDir}; clients need ${publisher.fqrn}.pub`,
+            `  whitelist valid until ${result.whitelistExpiresAt.toISOString()}`,
+          ].join('\n'),
       );
     });
 
@@ -34,18 +46,43 @@ export function registerRepoAdminCommands(repo: Command): void {
       .argument('<repo>', 'storage directory of the repository')
       .argument('<name>', 'tag to create, or rolling tag to move')
       .argument('<target>', 'existing tag name or root catalog hash')
-      .option('-m, --message <text>', 'description (default: the target tag\'s)'),
+      .option('-m, --message <text>', "description (default: the target tag's)"),
   )
-    .addHelpText('after', '\nNamed tags are immutable; only rolling tags (--rolling-tag, default HEAD) move.\n\nExamples:\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.2.0\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.1.0   # roll back')
-    .action(async (storage: string, name: string, target: string, options: RepoOptions & { message?: string }) => {
-      const result = await openPublisher(storage, options).tag({ name, target, ...(options.message !== undefined && { description: options.message }) });
-      emit(options.json === true, result, () =>
-        result.unchanged ? `${name} already points to ${result.rootHash}` : `${name} -> ${result.rootHash} (revision ${result.revision})${result.previousRootHash === undefined ? '' : `, was ${result.previousRootHash}`}`,
-      );
-    });
+    .addHelpText(
+      'after',
+      '\nNamed tags are immutable; only rolling tags (--rolling-tag, default HEAD) move.\n\nExamples:\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.2.0\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.1.0   # roll back',
+    )
+    .action(
+      async (
+        storage: string,
+        name: string,
+        target: string,
+        options: RepoOptions & { message?: string },
+      ) => {
+        const result = await openPublisher(storage, options).tag({
+          name,
+          target,
+          ...(options.message !== undefined && { description: options.message }),
+        });
+        emit(options.json === true, result, () =>
+          result.unchanged
+            ? `${name} already points to ${result.rootHash}`
+            : `${name} -> ${result.rootHash} (revision ${result.revision})${result.previousRootHash === undefined ? '' : `, was ${result.previousRootHash}`}`,
+        );
+      },
+    );
 
-  addWriterOptions(repo.command('untag').description('remove a tag').argument('<repo>', 'storage directory').argument('<name>', 'tag to remove'))
-    .addHelpText('after', '\nExamples:\n  $ ucvm repo untag srv/os.example.org generic-2026-01-01T00:00:00Z')
+  addWriterOptions(
+    repo
+      .command('untag')
+      .description('remove a tag')
+      .argument('<repo>', 'storage directory')
+      .argument('<name>', 'tag to remove'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ucvm repo untag srv/os.example.org generic-2026-01-01T00:00:00Z',
+    )
     .action(async (storage: string, name: string, options: RepoOptions) => {
       await openPublisher(storage, options).removeTag(name);
       emit(options.json === true, { removed: name }, () => `removed tag ${name}`);
@@ -58,7 +95,10 @@ export function registerRepoAdminCommands(repo: Command): void {
       .argument('<repo>', 'storage directory of the repository')
       .option('--apply', 'really delete the unreachable objects'),
   )
-    .addHelpText('after', '\nExamples:\n  $ ucvm repo gc srv/os.example.org           # report only\n  $ ucvm repo gc srv/os.example.org --apply')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ucvm repo gc srv/os.example.org           # report only\n  $ ucvm repo gc srv/os.example.org --apply',
+    )
     .action(async (storage: string, options: RepoOptions & { apply?: boolean }) => {
       const report = await openPublisher(storage, options).gc({ apply: options.apply === true });
       emit(options.json === true, report, () =>
@@ -78,14 +118,25 @@ export function registerRepoAdminCommands(repo: Command): void {
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', '8080')
     .option('--json', 'print the URL as JSON when ready')
-    .addHelpText('after', '\nExamples:\n  $ ucvm repo serve srv/os.example.org --port 8080\n  # client: CVMFS_SERVER_URL=http://127.0.0.1:8080/cvmfs/@fqrn@')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ ucvm repo serve srv/os.example.org --port 8080\n  # client: CVMFS_SERVER_URL=http://127.0.0.1:8080/cvmfs/@fqrn@',
+    )
     .action(async (storages: string[], options: { host: string; port: string; json?: boolean }) => {
       const port = Number(options.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UcvmError('USAGE', `--port must be 0–65535, got ${options.port}`);
-      const repositories = new Map(storages.map((dir) => [resolve(dir).slice(resolve(dir).lastIndexOf('/') + 1), dir]));
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new UcvmError('USAGE', `--port must be 0–65535, got ${options.port}`);
+      const repositories = new Map(
+        storages.map((dir) => [resolve(dir).slice(resolve(dir).lastIndexOf('/') + 1), dir]),
+      );
       const server = await serveRepositories({ repositories, host: options.host, port });
-      emit(options.json === true, { url: server.url, port: server.port, repositories: [...repositories.keys()] }, () =>
-        [...repositories.keys()].map((fqrn) => `serving ${fqrn} at ${server.url}/${fqrn}`).join('\n'),
+      emit(
+        options.json === true,
+        { url: server.url, port: server.port, repositories: [...repositories.keys()] },
+        () =>
+          [...repositories.keys()]
+            .map((fqrn) => `serving ${fqrn} at ${server.url}/${fqrn}`)
+            .join('\n'),
       );
       await new Promise<void>((resolveStop) => {
         process.once('SIGINT', resolveStop);

@@ -71,7 +71,8 @@ export function countersFromRows(rows: ReadonlyMap<string, number>): Counters {
   for (const field of COUNTER_FIELDS) {
     const own = rows.get(`self_${field}`);
     const below = rows.get(`subtree_${field}`);
-    if (own === undefined || below === undefined) throw new Error(`catalog statistics lack ${field}`);
+    if (own === undefined || below === undefined)
+      throw new Error(`catalog statistics lack ${field}`);
     self[field] = own;
     subtree[field] = below;
   }

@@ -11,11 +11,17 @@ import { encodeXattrs } from './xattr.js';
  * `childDigests` maps each nested mount point to the child's tree digest, which makes this a
  * Merkle digest of the whole subtree.
  */
-export function catalogTreeDigest(entries: readonly CatalogEntry[], childDigests: ReadonlyMap<string, string>): string {
+export function catalogTreeDigest(
+  entries: readonly CatalogEntry[],
+  childDigests: ReadonlyMap<string, string>,
+): string {
   const hasher = createHash('sha1');
   for (const entry of entries) {
-    const xattr = entry.xattrs === undefined ? '' : (encodeXattrs(entry.xattrs)?.toString('hex') ?? '');
-    const chunks = (entry.chunks ?? []).map((c) => `${c.offset}+${c.size}=${hashToHex(c.hash)}`).join(',');
+    const xattr =
+      entry.xattrs === undefined ? '' : (encodeXattrs(entry.xattrs)?.toString('hex') ?? '');
+    const chunks = (entry.chunks ?? [])
+      .map((c) => `${c.offset}+${c.size}=${hashToHex(c.hash)}`)
+      .join(',');
     hasher.update(
       [
         entry.path,

@@ -34,7 +34,8 @@ export function encodeFlags(entry: CatalogEntry): number {
   if (kind === 'regular') {
     const chunked = entry.chunks !== undefined && entry.chunks.length > 0;
     if (chunked) flags |= FLAG_CHUNKED;
-    const algorithm: HashAlgorithm | undefined = entry.hash?.algorithm ?? entry.chunks?.[0]?.hash.algorithm;
+    const algorithm: HashAlgorithm | undefined =
+      entry.hash?.algorithm ?? entry.chunks?.[0]?.hash.algorithm;
     if (algorithm !== undefined) flags |= algorithmFlagValue[algorithm] << HASH_SHIFT;
     if (entry.compression === 'none') flags |= 1 << COMPRESSION_SHIFT;
   }

@@ -1,5 +1,13 @@
 import Database from 'better-sqlite3';
-import { flagsCompression, flagsHashAlgorithm, encodeFlags, FLAG_CHUNKED, FLAG_HIDDEN, FLAG_NESTED_MOUNTPOINT, FLAG_NESTED_ROOT } from './flags.js';
+import {
+  flagsCompression,
+  flagsHashAlgorithm,
+  encodeFlags,
+  FLAG_CHUNKED,
+  FLAG_HIDDEN,
+  FLAG_NESTED_MOUNTPOINT,
+  FLAG_NESTED_ROOT,
+} from './flags.js';
 import { hashToHex } from '../hash.js';
 import { counterRows, countersFromRows, type Counters } from './counters.js';
 import type { CatalogEntry, Chunk, NestedCatalogRef } from './entry.js';
@@ -40,8 +48,12 @@ export function writeCatalog(content: CatalogContent): Buffer {
     const insertEntry = db.prepare(
       'INSERT INTO catalog (md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const insertChunk = db.prepare('INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)');
-    const insertNested = db.prepare('INSERT INTO nested_catalogs (path, sha1, size) VALUES (?, ?, ?)');
+    const insertChunk = db.prepare(
+      'INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)',
+    );
+    const insertNested = db.prepare(
+      'INSERT INTO nested_catalogs (path, sha1, size) VALUES (?, ?, ?)',
+    );
     const insertCounter = db.prepare('INSERT INTO statistics (counter, value) VALUES (?, ?)');
     db.transaction(() => {
       const { properties } = content;
@@ -51,21 +63,37 @@ export function writeCatalog(content: CatalogContent): Buffer {
       setProperty.run('last_modified', String(properties.lastModified));
       if (properties.ttl !== undefined) setProperty.run('TTL', String(properties.ttl));
       if (content.mountpoint !== '') setProperty.run('root_prefix', content.mountpoint);
-      if (properties.previousRevision !== undefined) setProperty.run('previous_revision', properties.previousRevision);
+      if (properties.previousRevision !== undefined)
+        setProperty.run('previous_revision', properties.previousRevision);
       for (const entry of content.entries) {
         const self = pathHash(entry.path);
         const parent = entry.path === '' ? NULL_PATH_HASH : pathHash(parentPath(entry.path));
         const hardlinks = (BigInt(entry.hardlinkGroup) << 32n) | BigInt(entry.linkcount);
         insertEntry.run(
-          self.high, self.low, parent.high, parent.low, hardlinks,
-          entry.hash?.digest ?? null, entry.size, entry.mode, entry.mtime, entry.mtimeNs ?? null,
-          encodeFlags(entry), entry.path === '' ? '' : baseName(entry.path), entry.symlink,
-          entry.uid, entry.gid, entry.xattrs === undefined ? null : (encodeXattrs(entry.xattrs) ?? null),
+          self.high,
+          self.low,
+          parent.high,
+          parent.low,
+          hardlinks,
+          entry.hash?.digest ?? null,
+          entry.size,
+          entry.mode,
+          entry.mtime,
+          entry.mtimeNs ?? null,
+          encodeFlags(entry),
+          entry.path === '' ? '' : baseName(entry.path),
+          entry.symlink,
+          entry.uid,
+          entry.gid,
+          entry.xattrs === undefined ? null : (encodeXattrs(entry.xattrs) ?? null),
         );
-        for (const chunk of entry.chunks ?? []) insertChunk.run(self.high, self.low, chunk.offset, chunk.size, chunk.hash.digest);
+        for (const chunk of entry.chunks ?? [])
+          insertChunk.run(self.high, self.low, chunk.offset, chunk.size, chunk.hash.digest);
       }
-      for (const nested of content.nested) insertNested.run(nested.path, nested.hashHex, nested.size);
-      for (const [counter, value] of counterRows(content.counters)) insertCounter.run(counter, value);
+      for (const nested of content.nested)
+        insertNested.run(nested.path, nested.hashHex, nested.size);
+      for (const [counter, value] of counterRows(content.counters))
+        insertCounter.run(counter, value);
     })();
     return db.serialize();
   } finally {
@@ -90,7 +118,8 @@ interface RawRow {
   xattr: Buffer | null;
 }
 
-const ENTRY_COLUMNS = 'md5path_1, md5path_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr';
+const ENTRY_COLUMNS =
+  'md5path_1, md5path_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr';
 
 /** Read access to one decompressed catalog file. */
 export class CatalogFile {
@@ -106,10 +135,23 @@ export class CatalogFile {
   constructor(bytes: Buffer) {
     this.byteLength = bytes.length;
     this.db = new Database(bytes, { readonly: true });
-    this.byPath = this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`).safeIntegers(true);
-    this.byParent = this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`).safeIntegers(true);
-    this.chunkRows = this.db.prepare('SELECT offset, size, hash FROM chunks WHERE md5path_1 = ? AND md5path_2 = ? ORDER BY offset').safeIntegers(true);
-    const rows = this.db.prepare('SELECT key, value FROM properties').all() as Array<{ key: string; value: string }>;
+    this.byPath = this.db
+      .prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`)
+      .safeIntegers(true);
+    this.byParent = this.db
+      .prepare(
+        `SELECT ${ENTRY_COLUMNS} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`,
+      )
+      .safeIntegers(true);
+    this.chunkRows = this.db
+      .prepare(
+        'SELECT offset, size, hash FROM chunks WHERE md5path_1 = ? AND md5path_2 = ? ORDER BY offset',
+      )
+      .safeIntegers(true);
+    const rows = this.db.prepare('SELECT key, value FROM properties').all() as Array<{
+      key: string;
+      value: string;
+    }>;
     this.properties = new Map(rows.map((row) => [row.key, String(row.value)]));
     this.mountpoint = this.properties.get('root_prefix') ?? '';
   }
@@ -127,12 +169,17 @@ export class CatalogFile {
   }
 
   counters(): Counters {
-    const rows = this.db.prepare('SELECT counter, value FROM statistics').all() as Array<{ counter: string; value: number }>;
+    const rows = this.db.prepare('SELECT counter, value FROM statistics').all() as Array<{
+      counter: string;
+      value: number;
+    }>;
     return countersFromRows(new Map(rows.map((row) => [row.counter, Number(row.value)])));
   }
 
   nested(): NestedCatalogRef[] {
-    const rows = this.db.prepare('SELECT path, sha1, size FROM nested_catalogs ORDER BY path').all() as Array<{ path: string; sha1: string; size: number }>;
+    const rows = this.db
+      .prepare('SELECT path, sha1, size FROM nested_catalogs ORDER BY path')
+      .all() as Array<{ path: string; sha1: string; size: number }>;
     return rows.map((row) => ({ path: row.path, hashHex: row.sha1, size: Number(row.size) }));
   }
 
@@ -156,7 +203,8 @@ export class CatalogFile {
     const result: CatalogEntry[] = [root];
     for (let i = 0; i < result.length; i++) {
       const entry = result[i]!;
-      if ((entry.mode & 0o170000) === 0o040000 && entry.nestedMountpoint !== true) result.push(...this.list(entry.path));
+      if ((entry.mode & 0o170000) === 0o040000 && entry.nestedMountpoint !== true)
+        result.push(...this.list(entry.path));
     }
     return result;
   }
@@ -164,20 +212,42 @@ export class CatalogFile {
   /** Every object this catalog references: file contents and chunks (not nested catalogs). */
   objectHashes(): Array<{ hashHex: string; suffix: '' | 'P' }> {
     const result: Array<{ hashHex: string; suffix: '' | 'P' }> = [];
-    const files = this.db.prepare('SELECT hash, flags FROM catalog WHERE hash IS NOT NULL').all() as Array<{ hash: Buffer; flags: number }>;
-    for (const row of files) result.push({ hashHex: hashToHex({ algorithm: flagsHashAlgorithm(row.flags), digest: row.hash }), suffix: '' });
-    const chunks = this.db
-      .prepare('SELECT c.hash AS hash, f.flags AS flags FROM chunks c JOIN catalog f ON f.md5path_1 = c.md5path_1 AND f.md5path_2 = c.md5path_2')
+    const files = this.db
+      .prepare('SELECT hash, flags FROM catalog WHERE hash IS NOT NULL')
       .all() as Array<{ hash: Buffer; flags: number }>;
-    for (const row of chunks) result.push({ hashHex: hashToHex({ algorithm: flagsHashAlgorithm(row.flags), digest: row.hash }), suffix: 'P' });
+    for (const row of files)
+      result.push({
+        hashHex: hashToHex({ algorithm: flagsHashAlgorithm(row.flags), digest: row.hash }),
+        suffix: '',
+      });
+    const chunks = this.db
+      .prepare(
+        'SELECT c.hash AS hash, f.flags AS flags FROM chunks c JOIN catalog f ON f.md5path_1 = c.md5path_1 AND f.md5path_2 = c.md5path_2',
+      )
+      .all() as Array<{ hash: Buffer; flags: number }>;
+    for (const row of chunks)
+      result.push({
+        hashHex: hashToHex({ algorithm: flagsHashAlgorithm(row.flags), digest: row.hash }),
+        suffix: 'P',
+      });
     return result;
   }
 
   /** Row count and highest rowid (dense rowids starting with the root entry are expected). */
   rowStats(): { count: number; maxRowid: number; firstRowPath: bigint[] } {
-    const stats = this.db.prepare('SELECT count(*) AS n, max(rowid) AS m FROM catalog').get() as { n: number; m: number };
-    const first = this.db.prepare('SELECT md5path_1, md5path_2 FROM catalog ORDER BY rowid LIMIT 1').safeIntegers(true).get() as { md5path_1: bigint; md5path_2: bigint } | undefined;
-    return { count: stats.n, maxRowid: stats.m, firstRowPath: first === undefined ? [] : [first.md5path_1, first.md5path_2] };
+    const stats = this.db.prepare('SELECT count(*) AS n, max(rowid) AS m FROM catalog').get() as {
+      n: number;
+      m: number;
+    };
+    const first = this.db
+      .prepare('SELECT md5path_1, md5path_2 FROM catalog ORDER BY rowid LIMIT 1')
+      .safeIntegers(true)
+      .get() as { md5path_1: bigint; md5path_2: bigint } | undefined;
+    return {
+      count: stats.n,
+      maxRowid: stats.m,
+      firstRowPath: first === undefined ? [] : [first.md5path_1, first.md5path_2],
+    };
   }
 
   private toEntry(row: RawRow, path: string): CatalogEntry {
@@ -204,8 +274,16 @@ export class CatalogFile {
     if ((flags & FLAG_HIDDEN) !== 0) entry.hidden = true;
     if ((flags & FLAG_CHUNKED) !== 0) {
       const hash = pathHash(path);
-      const chunks = this.chunkRows.all(hash.high, hash.low) as Array<{ offset: bigint; size: bigint; hash: Buffer }>;
-      entry.chunks = chunks.map((c): Chunk => ({ offset: Number(c.offset), size: Number(c.size), hash: { algorithm, digest: Buffer.from(c.hash) } }));
+      const chunks = this.chunkRows.all(hash.high, hash.low) as Array<{
+        offset: bigint;
+        size: bigint;
+        hash: Buffer;
+      }>;
+      entry.chunks = chunks.map((c): Chunk => ({
+        offset: Number(c.offset),
+        size: Number(c.size),
+        hash: { algorithm, digest: Buffer.from(c.hash) },
+      }));
     }
     return entry;
   }

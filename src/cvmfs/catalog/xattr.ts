@@ -6,15 +6,18 @@ export type Xattrs = ReadonlyMap<string, Buffer>;
 
 export function xattrProblem(key: string, value: Buffer): string | undefined {
   const keyLength = Buffer.byteLength(key);
-  if (keyLength === 0 || keyLength > 255) return `extended attribute name must be 1 to 255 bytes: ${key}`;
+  if (keyLength === 0 || keyLength > 255)
+    return `extended attribute name must be 1 to 255 bytes: ${key}`;
   if (key.includes('\0')) return `extended attribute name contains NUL: ${key}`;
-  if (value.length > 255) return `extended attribute ${key} is ${value.length} bytes; the format holds at most 255`;
+  if (value.length > 255)
+    return `extended attribute ${key} is ${value.length} bytes; the format holds at most 255`;
   return undefined;
 }
 
 export function encodeXattrs(xattrs: Xattrs): Buffer | undefined {
   if (xattrs.size === 0) return undefined;
-  if (xattrs.size > 255) throw new Error(`too many extended attributes (${xattrs.size}); the format holds 255`);
+  if (xattrs.size > 255)
+    throw new Error(`too many extended attributes (${xattrs.size}); the format holds 255`);
   const keys = [...xattrs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const parts: Buffer[] = [Buffer.from([1, keys.length])];
   for (const key of keys) {

@@ -11,19 +11,35 @@ import { UcvmError } from '../../errors.js';
 import { createKeys, loadMasterKey, loadSigningKeys } from '../../keys/index.js';
 import type { Repository } from '../../reader/repository.js';
 import type { TagRequest, TagResult } from '../publisher.js';
-import { commitManifest, nextTimestamp, openCurrent, putHistory, putMetadataObject, withLock, type EmbeddedContext } from './context.js';
+import {
+  commitManifest,
+  nextTimestamp,
+  openCurrent,
+  putHistory,
+  putMetadataObject,
+  withLock,
+  type EmbeddedContext,
+} from './context.js';
 
 const HOUR = 3600_000;
 
 /** Signs a new whitelist with the master key, listing the repository certificate. */
 export async function writeWhitelist(context: EmbeddedContext, days: number): Promise<Date> {
-  if (!Number.isFinite(days) || days <= 0) throw new UcvmError('USAGE', `whitelist validity must be a positive number of days, got ${days}`);
+  if (!Number.isFinite(days) || days <= 0)
+    throw new UcvmError(
+      'USAGE',
+      `whitelist validity must be a positive number of days, got ${days}`,
+    );
   const masterKey = await loadMasterKey(context.keys);
   const { certificatePem } = await loadSigningKeys(context.keys);
   const createdAt = context.now();
   const expiresAt = new Date(createdAt.getTime() + days * 24 * HOUR);
   const fingerprint = new X509Certificate(certificatePem).fingerprint;
-  const bytes = signWhitelist({ fqrn: context.fqrn, createdAt, expiresAt, fingerprints: [fingerprint] }, masterKey, context.algorithm);
+  const bytes = signWhitelist(
+    { fqrn: context.fqrn, createdAt, expiresAt, fingerprints: [fingerprint] },
+    masterKey,
+    context.algorithm,
+  );
   await context.store.createSkeleton();
   await context.store.replaceFile('.cvmfswhitelist', bytes);
   return expiresAt;
@@ -36,12 +52,20 @@ export interface InitOptions {
 }
 
 /** Creates an empty, signed, mountable repository (revision 1, tag `trunk`). */
-export async function initRepository(context: EmbeddedContext, options: InitOptions): Promise<{ rootHash: string; whitelistExpiresAt: Date }> {
+export async function initRepository(
+  context: EmbeddedContext,
+  options: InitOptions,
+): Promise<{ rootHash: string; whitelistExpiresAt: Date }> {
   return withLock(context, 'init', async () => {
     if (await context.store.exists()) {
-      throw new UcvmError('REPO_EXISTS', `a repository exists already at ${context.store.root}`, { details: 'Publish to it, or choose another directory.' });
+      throw new UcvmError('REPO_EXISTS', `a repository exists already at ${context.store.root}`, {
+        details: 'Publish to it, or choose another directory.',
+      });
     }
-    const keysPresent = await loadSigningKeys(context.keys).then(() => true, () => false);
+    const keysPresent = await loadSigningKeys(context.keys).then(
+      () => true,
+      () => false,
+    );
     if (!keysPresent) {
       if (options.createKeys === false) await loadSigningKeys(context.keys);
       await createKeys(context.keys.dir, context.fqrn);
@@ -50,7 +74,18 @@ export async function initRepository(context: EmbeddedContext, options: InitOpti
     const whitelistExpiresAt = await writeWhitelist(context, options.whitelistDays);
     const keys = await loadSigningKeys(context.keys);
     const now = nextTimestamp(context, 0);
-    const root = { path: '', mode: S_IFDIR | 0o755, size: 4096, mtime: now, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, hardlinkGroup: 0, linkcount: 2, compression: 'zlib' as const, symlink: '' };
+    const root = {
+      path: '',
+      mode: S_IFDIR | 0o755,
+      size: 4096,
+      mtime: now,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      hardlinkGroup: 0,
+      linkcount: 2,
+      compression: 'zlib' as const,
+      symlink: '',
+    };
     const catalog = writeCatalog({
       mountpoint: '',
       entries: [root],
@@ -61,11 +96,29 @@ export async function initRepository(context: EmbeddedContext, options: InitOpti
     const rootHash = await putMetadataObject(context, catalog, 'C');
     const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X');
     const history = HistoryDatabase.create(context.fqrn);
-    history.put({ name: TRUNK, hashHex: rootHash, revision: 1, timestamp: now, description: 'empty repository', size: catalog.length, branch: '' });
+    history.put({
+      name: TRUNK,
+      hashHex: rootHash,
+      revision: 1,
+      timestamp: now,
+      description: 'empty repository',
+      size: catalog.length,
+      branch: '',
+    });
     const historyHash = await putHistory(context, history);
     await commitManifest(
       context,
-      { rootCatalog: rootHash, rootCatalogSize: catalog.length, ttl: context.ttl, revision: 1, garbageCollectable: true, fqrn: context.fqrn, certificate, history: historyHash, publishedAt: now },
+      {
+        rootCatalog: rootHash,
+        rootCatalogSize: catalog.length,
+        ttl: context.ttl,
+        revision: 1,
+        garbageCollectable: true,
+        fqrn: context.fqrn,
+        certificate,
+        history: historyHash,
+        publishedAt: now,
+      },
       keys,
     );
     return { rootHash, whitelistExpiresAt };
@@ -73,29 +126,46 @@ export async function initRepository(context: EmbeddedContext, options: InitOpti
 }
 
 /** Refuses to sign a revision clients would reject: expired whitelist, certificate not listed. */
-export async function checkWhitelist(context: EmbeddedContext, repository: Repository, certificatePem: string): Promise<void> {
+export async function checkWhitelist(
+  context: EmbeddedContext,
+  repository: Repository,
+  certificatePem: string,
+): Promise<void> {
   const { whitelist } = await repository.whitelist();
   const now = context.now();
   if (whitelistExpired(whitelist, now)) {
-    throw new UcvmError('WHITELIST_EXPIRED', `the whitelist of ${context.fqrn} expired on ${whitelist.expiresAt.toISOString()}`, {
-      details: 'Clients would refuse a new revision. Renew it with `ucvm keys resign <repo>` (needs the master key).',
-    });
+    throw new UcvmError(
+      'WHITELIST_EXPIRED',
+      `the whitelist of ${context.fqrn} expired on ${whitelist.expiresAt.toISOString()}`,
+      {
+        details:
+          'Clients would refuse a new revision. Renew it with `ucvm keys resign <repo>` (needs the master key).',
+      },
+    );
   }
   if (whitelist.expiresAt.getTime() - now.getTime() < 12 * HOUR) {
-    context.logger.warn('the whitelist expires soon; renew it with ucvm keys resign', { expires: whitelist.expiresAt.toISOString() });
+    context.logger.warn('the whitelist expires soon; renew it with ucvm keys resign', {
+      expires: whitelist.expiresAt.toISOString(),
+    });
   }
   const fingerprint = normalizeFingerprint(new X509Certificate(certificatePem).fingerprint);
   if (!whitelist.fingerprints.map(normalizeFingerprint).includes(fingerprint)) {
     throw new UcvmError('SIGNATURE_INVALID', 'the repository certificate is not on the whitelist', {
-      details: 'The keys do not match this repository, or the certificate was replaced. Run `ucvm keys resign <repo>`.',
+      details:
+        'The keys do not match this repository, or the certificate was replaced. Run `ucvm keys resign <repo>`.',
     });
   }
 }
 
 export function checkTagName(name: string): void {
   const problem = tagNameProblem(name);
-  if (problem !== undefined) throw new UcvmError('TAG_INVALID', `invalid tag name ${JSON.stringify(name)}: ${problem}`);
-  if (AUTOMATIC_TAGS.has(name)) throw new UcvmError('TAG_RESERVED', `${name} is maintained by the publisher and cannot be set by hand`);
+  if (problem !== undefined)
+    throw new UcvmError('TAG_INVALID', `invalid tag name ${JSON.stringify(name)}: ${problem}`);
+  if (AUTOMATIC_TAGS.has(name))
+    throw new UcvmError(
+      'TAG_RESERVED',
+      `${name} is maintained by the publisher and cannot be set by hand`,
+    );
 }
 
 /**
@@ -111,18 +181,31 @@ export async function moveTag(context: EmbeddedContext, request: TagRequest): Pr
       await checkWhitelist(context, repository, keys.certificatePem);
       const history = (await repository.history()) ?? HistoryDatabase.create(context.fqrn);
       const targetTag = history.get(request.target);
-      const rootHash = targetTag?.hashHex ?? (isHashHex(request.target) ? request.target : undefined);
-      if (rootHash === undefined) throw new UcvmError('TAG_NOT_FOUND', `no tag ${request.target} in ${context.fqrn}`);
+      const rootHash =
+        targetTag?.hashHex ?? (isHashHex(request.target) ? request.target : undefined);
+      if (rootHash === undefined)
+        throw new UcvmError('TAG_NOT_FOUND', `no tag ${request.target} in ${context.fqrn}`);
       const root = await repository.catalog(rootHash);
-      if (root.mountpoint !== '') throw new UcvmError('USAGE', `${rootHash} is a nested catalog, not a root catalog`);
+      if (root.mountpoint !== '')
+        throw new UcvmError('USAGE', `${rootHash} is a nested catalog, not a root catalog`);
       const existing = history.get(request.name);
       if (existing?.hashHex === rootHash) {
-        return { name: request.name, rootHash, revision: existing.revision, previousRootHash: rootHash, unchanged: true };
+        return {
+          name: request.name,
+          rootHash,
+          revision: existing.revision,
+          previousRootHash: rootHash,
+          unchanged: true,
+        };
       }
       if (existing !== undefined && !context.rollingTags.has(request.name)) {
-        throw new UcvmError('TAG_IMMUTABLE', `tag ${request.name} exists and points to other content`, {
-          details: `Named snapshots never change. Only the rolling tags (${[...context.rollingTags].join(', ')}) move.`,
-        });
+        throw new UcvmError(
+          'TAG_IMMUTABLE',
+          `tag ${request.name} exists and points to other content`,
+          {
+            details: `Named snapshots never change. Only the rolling tags (${[...context.rollingTags].join(', ')}) move.`,
+          },
+        );
       }
       history.put({
         name: request.name,
@@ -134,7 +217,13 @@ export async function moveTag(context: EmbeddedContext, request: TagRequest): Pr
         branch: '',
       });
       await resignWithHistory(context, repository, history, keys);
-      return { name: request.name, rootHash, revision: root.revision, previousRootHash: existing?.hashHex, unchanged: false };
+      return {
+        name: request.name,
+        rootHash,
+        revision: root.revision,
+        previousRootHash: existing?.hashHex,
+        unchanged: false,
+      };
     } finally {
       repository.close();
     }
@@ -149,7 +238,8 @@ export async function removeTag(context: EmbeddedContext, name: string): Promise
       const keys = await loadSigningKeys(context.keys);
       await checkWhitelist(context, repository, keys.certificatePem);
       const history = await repository.history();
-      if (history === undefined || !history.remove(name)) throw new UcvmError('TAG_NOT_FOUND', `no tag ${name} in ${context.fqrn}`);
+      if (history === undefined || !history.remove(name))
+        throw new UcvmError('TAG_NOT_FOUND', `no tag ${name} in ${context.fqrn}`);
       await resignWithHistory(context, repository, history, keys);
     } finally {
       repository.close();
@@ -157,11 +247,24 @@ export async function removeTag(context: EmbeddedContext, name: string): Promise
   });
 }
 
-async function resignWithHistory(context: EmbeddedContext, repository: Repository, history: HistoryDatabase, keys: Awaited<ReturnType<typeof loadSigningKeys>>): Promise<void> {
+async function resignWithHistory(
+  context: EmbeddedContext,
+  repository: Repository,
+  history: HistoryDatabase,
+  keys: Awaited<ReturnType<typeof loadSigningKeys>>,
+): Promise<void> {
   const previous = repository.manifest;
   if (previous.history !== undefined) history.setProperty('previous_revision', previous.history);
   const historyHash = await putHistory(context, history);
   const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X');
-  await commitManifest(context, { ...previous, history: historyHash, certificate, publishedAt: nextTimestamp(context, previous.publishedAt) }, keys);
+  await commitManifest(
+    context,
+    {
+      ...previous,
+      history: historyHash,
+      certificate,
+      publishedAt: nextTimestamp(context, previous.publishedAt),
+    },
+    keys,
+  );
 }
-

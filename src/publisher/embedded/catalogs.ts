@@ -41,20 +41,32 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
 
   async function build(mount: TreeNode): Promise<CatalogRecord> {
     const nodes = catalogNodes(mount, input.mountpoints);
-    const childMounts = nodes.filter((node) => node !== mount && isDirectory(node) && input.mountpoints.has(node.path));
+    const childMounts = nodes.filter(
+      (node) => node !== mount && isDirectory(node) && input.mountpoints.has(node.path),
+    );
     const children: CatalogRecord[] = [];
     for (const child of childMounts) children.push(await build(child));
 
     const entries = toEntries(nodes, mount, input);
-    const digest = catalogTreeDigest(entries, new Map(children.map((child) => [child.mountpoint, child.digest])));
+    const digest = catalogTreeDigest(
+      entries,
+      new Map(children.map((child) => [child.mountpoint, child.digest])),
+    );
     const previous = input.previous.get(mount.path);
     if (mount.path !== '' && previous !== undefined && previous.digest === digest) {
       reused++;
       records.push(previous);
       return previous;
     }
-    const nested: NestedCatalogRef[] = children.map((child) => ({ path: child.mountpoint, hashHex: child.hashHex, size: child.size }));
-    const counters = { self: selfCounters(entries, nested.length), subtree: subtreeCounters(children.map((child) => child.counters)) };
+    const nested: NestedCatalogRef[] = children.map((child) => ({
+      path: child.mountpoint,
+      hashHex: child.hashHex,
+      size: child.size,
+    }));
+    const counters = {
+      self: selfCounters(entries, nested.length),
+      subtree: subtreeCounters(children.map((child) => child.counters)),
+    };
     const revision = mount.path === '' ? input.revision : (previous?.revision ?? 0) + 1;
     const bytes = writeCatalog({
       mountpoint: mount.path,
@@ -92,12 +104,17 @@ function catalogNodes(mount: TreeNode, mountpoints: ReadonlySet<string>): TreeNo
   const nodes: TreeNode[] = [mount];
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
-    if (node.children !== undefined && (node === mount || !mountpoints.has(node.path))) nodes.push(...node.children);
+    if (node.children !== undefined && (node === mount || !mountpoints.has(node.path)))
+      nodes.push(...node.children);
   }
   return nodes;
 }
 
-function toEntries(nodes: readonly TreeNode[], mount: TreeNode, input: CatalogBuildInput): CatalogEntry[] {
+function toEntries(
+  nodes: readonly TreeNode[],
+  mount: TreeNode,
+  input: CatalogBuildInput,
+): CatalogEntry[] {
   const inodeMembers = new Map<string, number>();
   for (const node of nodes) {
     if (isRegular(node) && node.nlink > 1) {
@@ -129,7 +146,11 @@ function toEntries(nodes: readonly TreeNode[], mount: TreeNode, input: CatalogBu
       const content = input.contents.get(node)!;
       entry.compression = content.compression;
       if (content.chunks !== undefined) {
-        entry.chunks = content.chunks.map((chunk) => ({ offset: chunk.offset, size: chunk.size, hash: hashFromHex(chunk.hash) }));
+        entry.chunks = content.chunks.map((chunk) => ({
+          offset: chunk.offset,
+          size: chunk.size,
+          hash: hashFromHex(chunk.hash),
+        }));
       } else {
         entry.hash = hashFromHex(content.hash);
       }

@@ -39,7 +39,14 @@ export interface ContentStats {
 
 /** Stores file contents as objects, skipping what is known to be stored already. */
 export class ContentStore {
-  readonly stats: ContentStats = { files: 0, bytes: 0, unchangedFiles: 0, knownContent: 0, objectsWritten: 0, bytesWritten: 0 };
+  readonly stats: ContentStats = {
+    files: 0,
+    bytes: 0,
+    unchangedFiles: 0,
+    knownContent: 0,
+    objectsWritten: 0,
+    bytesWritten: 0,
+  };
   private readonly byInode = new Map<string, Promise<StoredContent>>();
 
   constructor(
@@ -71,7 +78,11 @@ export class ContentStore {
       dev: String(node.dev),
     };
     const known = this.cache.fileContent(node.source, stamp);
-    if (known !== undefined && known.compression === this.options.compression && (await this.objectsExist(known))) {
+    if (
+      known !== undefined &&
+      known.compression === this.options.compression &&
+      (await this.objectsExist(known))
+    ) {
       this.stats.unchangedFiles++;
       this.progress.advance(node.size);
       return known;

@@ -6,8 +6,14 @@ import { DEFAULT_CHUNKING } from '../../cvmfs/chunking.js';
 import type { Compression } from '../../cvmfs/catalog/entry.js';
 import { compress } from '../../cvmfs/compression.js';
 import { fqrnProblem } from '../../cvmfs/fqrn.js';
-import { hashBytes, hashToHex, objectPath, type HashAlgorithm, type ObjectSuffix } from '../../cvmfs/hash.js';
-import { HistoryDatabase } from '../../cvmfs/history.js';
+import {
+  hashBytes,
+  hashToHex,
+  objectPath,
+  type HashAlgorithm,
+  type ObjectSuffix,
+} from '../../cvmfs/hash.js';
+import type { HistoryDatabase } from '../../cvmfs/history.js';
 import { signManifest, type Manifest } from '../../cvmfs/manifest.js';
 import { UcvmError } from '../../errors.js';
 import { keyPaths, type KeyPaths, type SigningKeys } from '../../keys/index.js';
@@ -65,13 +71,25 @@ export function createContext(options: EmbeddedOptions): EmbeddedContext {
   const fqrn = options.fqrn ?? storage.slice(storage.lastIndexOf('/') + 1);
   const problem = fqrnProblem(fqrn);
   if (problem !== undefined) {
-    throw new UcvmError('FQRN_INVALID', `${JSON.stringify(fqrn)} is not a valid repository name: ${problem}`, {
-      details: 'The storage directory is named after the repository (e.g. srv/os.example.org), or pass --fqrn.',
-    });
+    throw new UcvmError(
+      'FQRN_INVALID',
+      `${JSON.stringify(fqrn)} is not a valid repository name: ${problem}`,
+      {
+        details:
+          'The storage directory is named after the repository (e.g. srv/os.example.org), or pass --fqrn.',
+      },
+    );
   }
   const cacheBase = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
   const spoolDir =
-    options.spoolDir ?? process.env.UCVM_SPOOL_DIR ?? join(cacheBase, 'ucvm', 'spool', `${fqrn}-${createHash('sha1').update(storage).digest('hex').slice(0, 12)}`);
+    options.spoolDir ??
+    process.env.UCVM_SPOOL_DIR ??
+    join(
+      cacheBase,
+      'ucvm',
+      'spool',
+      `${fqrn}-${createHash('sha1').update(storage).digest('hex').slice(0, 12)}`,
+    );
   return {
     fqrn,
     store: new RepoStore(storage),
@@ -91,15 +109,26 @@ export function createContext(options: EmbeddedOptions): EmbeddedContext {
 }
 
 /** Runs `work` while holding the repository's writer lock, after cleaning up a killed writer's leftovers. */
-export async function withLock<T>(context: EmbeddedContext, what: string, work: () => Promise<T>): Promise<T> {
+export async function withLock<T>(
+  context: EmbeddedContext,
+  what: string,
+  work: () => Promise<T>,
+): Promise<T> {
   await context.store.createSkeleton();
-  const lock = await acquireRepoLock(join(context.store.txnDir, LOCK_FILE), join(context.store.txnDir, LOCK_HOLDER_FILE), {
-    waitMs: context.lockWaitMs,
-    holder: `ucvm ${what} (pid ${process.pid})`,
-  });
+  const lock = await acquireRepoLock(
+    join(context.store.txnDir, LOCK_FILE),
+    join(context.store.txnDir, LOCK_HOLDER_FILE),
+    {
+      waitMs: context.lockWaitMs,
+      holder: `ucvm ${what} (pid ${process.pid})`,
+    },
+  );
   try {
-    const removed = await context.store.removeStaleTemporaries(new Set([LOCK_FILE, `${LOCK_FILE}-journal`, LOCK_HOLDER_FILE]));
-    if (removed > 0) context.logger.warn('removed temporary files of an interrupted write', { count: removed });
+    const removed = await context.store.removeStaleTemporaries(
+      new Set([LOCK_FILE, `${LOCK_FILE}-journal`, LOCK_HOLDER_FILE]),
+    );
+    if (removed > 0)
+      context.logger.warn('removed temporary files of an interrupted write', { count: removed });
     return await work();
   } finally {
     lock.release();
@@ -109,25 +138,40 @@ export async function withLock<T>(context: EmbeddedContext, what: string, work: 
 export async function openCurrent(context: EmbeddedContext): Promise<Repository> {
   const repository = await Repository.open(directorySource(context.store.root));
   if (repository.manifest.fqrn !== context.fqrn) {
-    throw new UcvmError('REPO_CORRUPT', `${context.store.root} holds repository ${repository.manifest.fqrn}, not ${context.fqrn}`);
+    throw new UcvmError(
+      'REPO_CORRUPT',
+      `${context.store.root} holds repository ${repository.manifest.fqrn}, not ${context.fqrn}`,
+    );
   }
   return repository;
 }
 
 /** Compresses, hashes and stores a metadata object (always zlib); returns its hash. */
-export async function putMetadataObject(context: EmbeddedContext, bytes: Buffer, suffix: ObjectSuffix, dryRun = false): Promise<string> {
+export async function putMetadataObject(
+  context: EmbeddedContext,
+  bytes: Buffer,
+  suffix: ObjectSuffix,
+  dryRun = false,
+): Promise<string> {
   const stored = compress(bytes);
   const hashHex = hashToHex(hashBytes(context.algorithm, stored));
   if (!dryRun) await context.store.putObject(objectPath(hashHex, suffix), stored);
   return hashHex;
 }
 
-export async function putHistory(context: EmbeddedContext, history: HistoryDatabase): Promise<string> {
+export async function putHistory(
+  context: EmbeddedContext,
+  history: HistoryDatabase,
+): Promise<string> {
   return putMetadataObject(context, history.serialize(), 'H');
 }
 
 /** Makes a revision visible: flush every object to disk, then replace the signed manifest. */
-export async function commitManifest(context: EmbeddedContext, manifest: Manifest, keys: SigningKeys): Promise<void> {
+export async function commitManifest(
+  context: EmbeddedContext,
+  manifest: Manifest,
+  keys: SigningKeys,
+): Promise<void> {
   await context.store.flush();
   await context.store.replaceFile('.cvmfspublished', signManifest(manifest, keys.certificateKey));
 }

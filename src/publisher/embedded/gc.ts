@@ -24,12 +24,18 @@ export interface GcReport {
  * Removes objects that no named snapshot (tag), nor the current manifest, can reach. Holds
  * the writer lock, so no publish adds objects meanwhile.
  */
-export async function collectGarbage(context: EmbeddedContext, options: GcOptions): Promise<GcReport> {
+export async function collectGarbage(
+  context: EmbeddedContext,
+  options: GcOptions,
+): Promise<GcReport> {
   return withLock(context, 'gc', async () => {
     const repository = await openCurrent(context);
     try {
       const tags = await repository.tags();
-      const reachable = await reachableObjects(repository, tags.map((tag) => tag.hashHex));
+      const reachable = await reachableObjects(
+        repository,
+        tags.map((tag) => tag.hashHex),
+      );
       const unreachable: string[] = [];
       let unreachableBytes = 0;
       for await (const path of context.store.listObjects()) {

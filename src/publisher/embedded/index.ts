@@ -1,8 +1,22 @@
 import { TRUNK } from '../../cvmfs/history.js';
 import type { Progress } from '../../log.js';
-import type { Publisher, PublisherCapabilities, PublishRequest, PublishResult, RepoState, TagRequest, TagResult } from '../publisher.js';
+import type {
+  Publisher,
+  PublisherCapabilities,
+  PublishRequest,
+  PublishResult,
+  RepoState,
+  TagRequest,
+  TagResult,
+} from '../publisher.js';
 import { initRepository, moveTag, removeTag, writeWhitelist, type InitOptions } from './admin.js';
-import { createContext, openCurrent, withLock, type EmbeddedContext, type EmbeddedOptions } from './context.js';
+import {
+  createContext,
+  openCurrent,
+  withLock,
+  type EmbeddedContext,
+  type EmbeddedOptions,
+} from './context.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
 import { publishTree } from './publish.js';
 

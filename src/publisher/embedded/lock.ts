@@ -22,7 +22,11 @@ export interface LockOptions {
  * record lock that the kernel holds for this process: it cannot go stale, because the kernel
  * drops it when the process dies, even on SIGKILL.
  */
-export async function acquireRepoLock(path: string, holderPath: string, options: LockOptions): Promise<RepoLock> {
+export async function acquireRepoLock(
+  path: string,
+  holderPath: string,
+  options: LockOptions,
+): Promise<RepoLock> {
   const db = new Database(path, { timeout: 0 });
   const deadline = Date.now() + options.waitMs;
   for (let attempt = 0; ; attempt++) {

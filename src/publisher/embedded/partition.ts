@@ -56,14 +56,23 @@ export function partitionTree(root: TreeNode, options: PartitionOptions): Set<st
     const catalog = queue.shift()!;
     while (catalogWeight(catalog) > options.maxEntries) {
       const candidates = directories.filter(
-        (dir) => dir !== catalog && !mountpoints.has(dir.path) && weight.get(dir)! >= options.minEntries && catalogOf(dir) === catalog,
+        (dir) =>
+          dir !== catalog &&
+          !mountpoints.has(dir.path) &&
+          weight.get(dir)! >= options.minEntries &&
+          catalogOf(dir) === catalog,
       );
       if (candidates.length === 0) break;
       const fitting = candidates.filter((dir) => weight.get(dir)! <= options.maxEntries);
       const pool = fitting.length > 0 ? fitting : candidates;
       const pick = pool.reduce((best, dir) => {
-        const better = fitting.length > 0 ? weight.get(dir)! > weight.get(best)! : weight.get(dir)! < weight.get(best)!;
-        return better || (weight.get(dir) === weight.get(best) && dir.path < best.path) ? dir : best;
+        const better =
+          fitting.length > 0
+            ? weight.get(dir)! > weight.get(best)!
+            : weight.get(dir)! < weight.get(best)!;
+        return better || (weight.get(dir) === weight.get(best) && dir.path < best.path)
+          ? dir
+          : best;
       });
       const removed = weight.get(pick)! - 1;
       mountpoints.add(pick.path);

@@ -10,7 +10,15 @@ import type { PublishRequest, PublishResult } from '../publisher.js';
 import { checkTagName, checkWhitelist } from './admin.js';
 import { buildCatalogs } from './catalogs.js';
 import { ContentStore, type StoredContent } from './content.js';
-import { commitManifest, nextTimestamp, openCurrent, putHistory, putMetadataObject, withLock, type EmbeddedContext } from './context.js';
+import {
+  commitManifest,
+  nextTimestamp,
+  openCurrent,
+  putHistory,
+  putMetadataObject,
+  withLock,
+  type EmbeddedContext,
+} from './context.js';
 import { partitionTree } from './partition.js';
 import { scanTree } from './scan.js';
 import { StateCache } from './state-cache.js';
@@ -23,7 +31,11 @@ import { isRegular, walkTree, type TreeNode } from './tree.js';
  * revision intact; the next run cleans up and, thanks to content addressing, reuses every
  * object that was already written.
  */
-export async function publishTree(context: EmbeddedContext, request: PublishRequest, progress: Progress = silentProgress): Promise<PublishResult> {
+export async function publishTree(
+  context: EmbeddedContext,
+  request: PublishRequest,
+  progress: Progress = silentProgress,
+): Promise<PublishResult> {
   const started = Date.now();
   if (request.tag !== undefined) checkTagName(request.tag);
   const treeRoot = resolve(request.tree);
@@ -46,10 +58,22 @@ export async function publishTree(context: EmbeddedContext, request: PublishRequ
 
       const files = [...walkTree(tree)].filter(isRegular);
       const totalBytes = files.reduce((sum, node) => sum + node.size, 0);
-      const content = new ContentStore(context.store, cache, { algorithm: context.algorithm, compression: context.compression, chunking: context.chunking, dryRun }, progress);
+      const content = new ContentStore(
+        context.store,
+        cache,
+        {
+          algorithm: context.algorithm,
+          compression: context.compression,
+          chunking: context.chunking,
+          dryRun,
+        },
+        progress,
+      );
       progress.start('publishing', totalBytes);
       const limit = pLimit(8);
-      const stored = await Promise.all(files.map((node) => limit(async () => [node, await content.content(node)] as const)));
+      const stored = await Promise.all(
+        files.map((node) => limit(async () => [node, await content.content(node)] as const)),
+      );
       progress.stop();
       const contents = new Map<TreeNode, StoredContent>(stored);
 
@@ -84,21 +108,46 @@ export async function publishTree(context: EmbeddedContext, request: PublishRequ
         }
         cache.commit();
         stats.seconds = (Date.now() - started) / 1000;
-        return { fqrn: context.fqrn, revision: existing.revision, rootHash: existing.hashHex, tag: existing.name, unchanged: true, dryRun: request.dryRun === true, stats };
+        return {
+          fqrn: context.fqrn,
+          revision: existing.revision,
+          rootHash: existing.hashHex,
+          tag: existing.name,
+          unchanged: true,
+          dryRun: request.dryRun === true,
+          stats,
+        };
       }
 
-      const tagName = request.tag ?? automaticTagName(context.now(), (name) => history.get(name) !== undefined);
+      const tagName =
+        request.tag ?? automaticTagName(context.now(), (name) => history.get(name) !== undefined);
       if (dryRun) {
         stats.seconds = (Date.now() - started) / 1000;
-        return { fqrn: context.fqrn, revision, rootHash: built.root.hashHex, tag: tagName, unchanged: false, dryRun: true, stats };
+        return {
+          fqrn: context.fqrn,
+          revision,
+          rootHash: built.root.hashHex,
+          tag: tagName,
+          unchanged: false,
+          dryRun: true,
+          stats,
+        };
       }
 
       const trunk = history.get(TRUNK);
-      if (trunk !== undefined) history.put({ ...trunk, name: TRUNK_PREVIOUS, description: 'default undo target' });
-      const tagged = { hashHex: built.root.hashHex, revision, timestamp: publishedAt, size: built.root.size, branch: '' };
+      if (trunk !== undefined)
+        history.put({ ...trunk, name: TRUNK_PREVIOUS, description: 'default undo target' });
+      const tagged = {
+        hashHex: built.root.hashHex,
+        revision,
+        timestamp: publishedAt,
+        size: built.root.size,
+        branch: '',
+      };
       history.put({ ...tagged, name: TRUNK, description: 'current HEAD' });
       history.put({ ...tagged, name: tagName, description: request.description ?? '' });
-      if (previousManifest.history !== undefined) history.setProperty('previous_revision', previousManifest.history);
+      if (previousManifest.history !== undefined)
+        history.setProperty('previous_revision', previousManifest.history);
       const historyHash = await putHistory(context, history);
       const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X');
       await commitManifest(
@@ -120,7 +169,15 @@ export async function publishTree(context: EmbeddedContext, request: PublishRequ
       cache.commit();
       stats.seconds = (Date.now() - started) / 1000;
       context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
-      return { fqrn: context.fqrn, revision, rootHash: built.root.hashHex, tag: tagName, unchanged: false, dryRun: false, stats };
+      return {
+        fqrn: context.fqrn,
+        revision,
+        rootHash: built.root.hashHex,
+        tag: tagName,
+        unchanged: false,
+        dryRun: false,
+        stats,
+      };
     } finally {
       cache.close();
       repository.close();

@@ -24,9 +24,16 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
   const problems: string[] = [];
   const limit = pLimit(32);
   const rootStat = await lstat(root, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
-    throw new UcvmError('TREE_INVALID', `cannot read the tree ${root}: ${error.code ?? error.message}`, { where: { path: root } });
+    throw new UcvmError(
+      'TREE_INVALID',
+      `cannot read the tree ${root}: ${error.code ?? error.message}`,
+      { where: { path: root } },
+    );
   });
-  if (!rootStat.isDirectory()) throw new UcvmError('TREE_INVALID', `the tree ${root} is not a directory`, { where: { path: root } });
+  if (!rootStat.isDirectory())
+    throw new UcvmError('TREE_INVALID', `the tree ${root} is not a directory`, {
+      where: { path: root },
+    });
 
   async function visit(source: string, path: string): Promise<TreeNode | undefined> {
     let stats;
@@ -58,25 +65,34 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
       if (!isFaithfulUtf8(target)) problems.push(`${path}: symlink target is not valid UTF-8`);
       node.symlink = target.toString('utf8');
     } else if (isRegular(node)) {
-      await access(source, constants.R_OK).catch(() => problems.push(`${path}: file is not readable`));
+      await access(source, constants.R_OK).catch(() =>
+        problems.push(`${path}: file is not readable`),
+      );
     } else if (isDirectory(node)) {
       let names: Buffer[];
       try {
         names = await readdir(source, { encoding: 'buffer' });
       } catch (error) {
-        problems.push(`${path || '/'}: directory is not readable (${(error as NodeJS.ErrnoException).code})`);
+        problems.push(
+          `${path || '/'}: directory is not readable (${(error as NodeJS.ErrnoException).code})`,
+        );
         return node;
       }
       const accepted: string[] = [];
       for (const raw of names) {
         const name = raw.toString('utf8');
-        if (!isFaithfulUtf8(raw)) problems.push(`${path}/${raw.toString('latin1')}: name is not valid UTF-8`);
-        else if (/[\n\r]/.test(name)) problems.push(`${path}/${JSON.stringify(name)}: name contains a line break`);
-        else if (path === '' && name === '.cvmfs') problems.push('/.cvmfs: reserved for the client\'s virtual snapshot directory');
+        if (!isFaithfulUtf8(raw))
+          problems.push(`${path}/${raw.toString('latin1')}: name is not valid UTF-8`);
+        else if (/[\n\r]/.test(name))
+          problems.push(`${path}/${JSON.stringify(name)}: name contains a line break`);
+        else if (path === '' && name === '.cvmfs')
+          problems.push("/.cvmfs: reserved for the client's virtual snapshot directory");
         else accepted.push(name);
       }
       accepted.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-      const children = await Promise.all(accepted.map((name) => limit(() => visit(join(source, name), `${path}/${name}`))));
+      const children = await Promise.all(
+        accepted.map((name) => limit(() => visit(join(source, name), `${path}/${name}`))),
+      );
       node.children = children.filter((child): child is TreeNode => child !== undefined);
     }
     return node;
@@ -99,10 +115,14 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
   if (problems.length > 0) {
     const shown = problems.slice(0, MAX_PROBLEMS_SHOWN);
     const more = problems.length - shown.length;
-    throw new UcvmError('TREE_INVALID', `the tree ${root} has ${problems.length} entr${problems.length === 1 ? 'y' : 'ies'} that cannot be published`, {
-      details: shown.join('\n') + (more > 0 ? `\n… and ${more} more` : ''),
-      where: { path: root },
-    });
+    throw new UcvmError(
+      'TREE_INVALID',
+      `the tree ${root} has ${problems.length} entr${problems.length === 1 ? 'y' : 'ies'} that cannot be published`,
+      {
+        details: shown.join('\n') + (more > 0 ? `\n… and ${more} more` : ''),
+        where: { path: root },
+      },
+    );
   }
   return tree;
 }

@@ -40,10 +40,19 @@ export class StateCache implements CatalogRecordCache {
   /** Loads the file stamps below one source tree (one query instead of one per file). */
   loadTree(sourceRoot: string): void {
     const rows = this.db
-      .prepare('SELECT source, stamp, content FROM files WHERE source = ? OR (source >= ? AND source < ?)')
-      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<{ source: string; stamp: string; content: string }>;
+      .prepare(
+        'SELECT source, stamp, content FROM files WHERE source = ? OR (source >= ? AND source < ?)',
+      )
+      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<{
+      source: string;
+      stamp: string;
+      content: string;
+    }>;
     for (const row of rows) {
-      this.files.set(row.source, { stamp: JSON.parse(row.stamp) as FileStamp, content: JSON.parse(row.content) as StoredContent });
+      this.files.set(row.source, {
+        stamp: JSON.parse(row.stamp) as FileStamp,
+        content: JSON.parse(row.content) as StoredContent,
+      });
     }
   }
 
@@ -51,7 +60,12 @@ export class StateCache implements CatalogRecordCache {
     const known = this.files.get(source);
     if (known === undefined) return undefined;
     const s = known.stamp;
-    const same = s.size === stamp.size && s.mtimeNs === stamp.mtimeNs && s.ctimeNs === stamp.ctimeNs && s.ino === stamp.ino && s.dev === stamp.dev;
+    const same =
+      s.size === stamp.size &&
+      s.mtimeNs === stamp.mtimeNs &&
+      s.ctimeNs === stamp.ctimeNs &&
+      s.ino === stamp.ino &&
+      s.dev === stamp.dev;
     return same ? known.content : undefined;
   }
 
@@ -62,7 +76,10 @@ export class StateCache implements CatalogRecordCache {
   rawContent(rawKey: string): StoredContent | undefined {
     const pending = this.pendingContents.get(rawKey);
     if (pending !== undefined) return pending;
-    const row = this.db.prepare('SELECT content FROM contents WHERE raw = ?').pluck().get(rawKey) as string | undefined;
+    const row = this.db
+      .prepare('SELECT content FROM contents WHERE raw = ?')
+      .pluck()
+      .get(rawKey) as string | undefined;
     return row === undefined ? undefined : (JSON.parse(row) as StoredContent);
   }
 
@@ -71,7 +88,10 @@ export class StateCache implements CatalogRecordCache {
   }
 
   catalog(hashHex: string): CatalogRecord | undefined {
-    const row = this.db.prepare('SELECT record FROM catalogs WHERE hash = ?').pluck().get(hashHex) as string | undefined;
+    const row = this.db
+      .prepare('SELECT record FROM catalogs WHERE hash = ?')
+      .pluck()
+      .get(hashHex) as string | undefined;
     return row === undefined ? undefined : (JSON.parse(row) as CatalogRecord);
   }
 
@@ -81,13 +101,22 @@ export class StateCache implements CatalogRecordCache {
 
   /** Writes what this run learned; called only after the publish succeeded. */
   commit(): void {
-    const putFile = this.db.prepare('INSERT OR REPLACE INTO files (source, stamp, content) VALUES (?, ?, ?)');
-    const putContent = this.db.prepare('INSERT OR REPLACE INTO contents (raw, content) VALUES (?, ?)');
-    const putCatalog = this.db.prepare('INSERT OR REPLACE INTO catalogs (hash, record) VALUES (?, ?)');
+    const putFile = this.db.prepare(
+      'INSERT OR REPLACE INTO files (source, stamp, content) VALUES (?, ?, ?)',
+    );
+    const putContent = this.db.prepare(
+      'INSERT OR REPLACE INTO contents (raw, content) VALUES (?, ?)',
+    );
+    const putCatalog = this.db.prepare(
+      'INSERT OR REPLACE INTO catalogs (hash, record) VALUES (?, ?)',
+    );
     this.db.transaction(() => {
-      for (const [source, { stamp, content }] of this.pendingFiles) putFile.run(source, JSON.stringify(stamp), JSON.stringify(content));
-      for (const [raw, content] of this.pendingContents) putContent.run(raw, JSON.stringify(content));
-      for (const record of this.pendingCatalogs) putCatalog.run(record.hashHex, JSON.stringify(record));
+      for (const [source, { stamp, content }] of this.pendingFiles)
+        putFile.run(source, JSON.stringify(stamp), JSON.stringify(content));
+      for (const [raw, content] of this.pendingContents)
+        putContent.run(raw, JSON.stringify(content));
+      for (const record of this.pendingCatalogs)
+        putCatalog.run(record.hashHex, JSON.stringify(record));
     })();
     this.pendingFiles.clear();
     this.pendingContents.clear();
@@ -97,7 +126,10 @@ export class StateCache implements CatalogRecordCache {
   /** Forgets everything that refers to objects that no longer exist (after garbage collection). */
   forgetObjects(removed: ReadonlySet<string>): void {
     const drop = (table: string, key: string): void => {
-      const rows = this.db.prepare(`SELECT ${key} AS k, content FROM ${table}`).all() as Array<{ k: string; content: string }>;
+      const rows = this.db.prepare(`SELECT ${key} AS k, content FROM ${table}`).all() as Array<{
+        k: string;
+        content: string;
+      }>;
       const del = this.db.prepare(`DELETE FROM ${table} WHERE ${key} = ?`);
       for (const row of rows) {
         const content = JSON.parse(row.content) as StoredContent;

@@ -1,6 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  access,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../exec/index.js';
 
@@ -30,7 +42,9 @@ export class RepoStore {
   /** Creates `data/00` … `data/ff` and `data/txn`, as the stock server does. */
   async createSkeleton(): Promise<void> {
     await mkdir(this.txnDir, { recursive: true });
-    await Promise.all(hexPairs.map((pair) => mkdir(join(this.root, 'data', pair), { recursive: true })));
+    await Promise.all(
+      hexPairs.map((pair) => mkdir(join(this.root, 'data', pair), { recursive: true })),
+    );
     await writeFile(join(this.root, '.cvmfs_master_replica'), '');
   }
 

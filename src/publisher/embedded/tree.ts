@@ -38,7 +38,8 @@ export function* walkTree(node: TreeNode): Generator<TreeNode> {
     const current = stack.pop()!;
     yield current;
     const children = current.children;
-    if (children !== undefined) for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+    if (children !== undefined)
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
   }
 }
 

@@ -6,7 +6,11 @@ function unescapeName(text: string): string {
   const bytes: number[] = [];
   const raw = Buffer.from(text, 'utf8');
   for (let i = 0; i < raw.length; i++) {
-    if (raw[i] === 0x5c && i + 3 < raw.length && /^[0-7]{3}$/.test(raw.subarray(i + 1, i + 4).toString('latin1'))) {
+    if (
+      raw[i] === 0x5c &&
+      i + 3 < raw.length &&
+      /^[0-7]{3}$/.test(raw.subarray(i + 1, i + 4).toString('latin1'))
+    ) {
       bytes.push(parseInt(raw.subarray(i + 1, i + 4).toString('latin1'), 8));
       i += 3;
     } else if (raw[i] === 0x5c && raw[i + 1] === 0x5c) {
@@ -33,7 +37,12 @@ export function parseGetfattrDump(text: string): Map<string, Map<string, Buffer>
     const at = line.indexOf('=');
     const key = at < 0 ? line : line.slice(0, at);
     const value = at < 0 ? '' : line.slice(at + 1);
-    current.set(key, value.startsWith('0x') ? Buffer.from(value.slice(2), 'hex') : Buffer.from(value.replace(/^"|"$/g, '')));
+    current.set(
+      key,
+      value.startsWith('0x')
+        ? Buffer.from(value.slice(2), 'hex')
+        : Buffer.from(value.replace(/^"|"$/g, '')),
+    );
   }
   return result;
 }
@@ -44,11 +53,23 @@ export function parseGetfattrDump(text: string): Map<string, Map<string, Buffer>
  */
 export async function readTreeXattrs(root: string): Promise<Map<string, Map<string, Buffer>>> {
   try {
-    const { stdout } = await run('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root]);
+    const { stdout } = await run('getfattr', [
+      '-R',
+      '-P',
+      '-h',
+      '-d',
+      '-m',
+      '-',
+      '-e',
+      'hex',
+      '--absolute-names',
+      root,
+    ]);
     return parseGetfattrDump(stdout);
   } catch (error) {
     throw new UcvmError('TREE_INVALID', 'cannot read extended attributes of the tree', {
-      details: 'getfattr (Debian package attr) is needed to publish extended attributes such as file capabilities; install it, or publish with --no-xattrs.',
+      details:
+        'getfattr (Debian package attr) is needed to publish extended attributes such as file capabilities; install it, or publish with --no-xattrs.',
       cause: error,
     });
   }
