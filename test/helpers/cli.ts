@@ -44,3 +44,26 @@ export function startUcvm(
   );
   return { child, done };
 }
+
+/**
+ * `ucvm repo serve` in its own process: a test that blocks its event loop (sync reads of a
+ * FUSE mount) must not also be the server the client fetches from.
+ */
+export async function serveInChild(storages: readonly string[]): Promise<{ url: string; close(): Promise<void> }> {
+  const run = startUcvm(['repo', 'serve', ...storages, '--port', '0', '--json']);
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    run.child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('}')) resolve((JSON.parse(out) as { url: string }).url);
+    });
+    void run.done.then((result) => reject(new Error(`ucvm repo serve exited: ${result.stderr}`)));
+  });
+  return {
+    url,
+    close: async () => {
+      run.child.kill('SIGTERM');
+      await run.done;
+    },
+  };
+}

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerBuildCommand } from './build.js';
 import { registerKeysCommands } from './keys.js';
 import { registerRepoCommands } from './repo.js';
 import { registerValidateCommand } from './validate.js';
@@ -8,4 +9,5 @@ export function registerCommands(program: Command): void {
   registerKeysCommands(program);
   registerRepoCommands(program);
   registerValidateCommand(program);
+  registerBuildCommand(program);
 }

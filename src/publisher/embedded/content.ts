@@ -68,6 +68,8 @@ export class ContentStore {
   }
 
   private async storeFile(node: TreeNode): Promise<StoredContent> {
+    // A synthetic file (a catalog marker the publisher adds) is empty and has no source.
+    if (node.source === '') return this.storeWhole(Buffer.alloc(0));
     this.stats.files++;
     this.stats.bytes += node.size;
     const stamp: FileStamp = {

@@ -85,3 +85,46 @@ export function partitionTree(root: TreeNode, options: PartitionOptions): Set<st
   }
   return mountpoints;
 }
+
+export const AUTO_CATALOG_MARKER = '.cvmfsautocatalog';
+
+/**
+ * Gives every automatically split catalog the markers the real server's balancer writes
+ * (`.cvmfscatalog` and `.cvmfsautocatalog`, empty, 0600, owned like the directory), so that
+ * `cvmfs_server check` accepts the layout and a later takeover by `cvmfs_server` keeps it.
+ * The markers take the directory's mtime rather than the time of publishing, to stay
+ * reproducible. Synthetic nodes have no source path.
+ */
+export function addAutoCatalogMarkers(root: TreeNode, mountpoints: ReadonlySet<string>): number {
+  let added = 0;
+  const stack: TreeNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (!isDirectory(node)) continue;
+    const children = node.children ?? [];
+    if (node.path !== '' && mountpoints.has(node.path) && !children.some((child) => isRegular(child) && nameOf(child.path) === CATALOG_MARKER)) {
+      for (const name of [CATALOG_MARKER, AUTO_CATALOG_MARKER]) {
+        if (children.some((child) => nameOf(child.path) === name)) continue;
+        children.push({
+          path: `${node.path}/${name}`,
+          source: '',
+          mode: 0o100600,
+          uid: node.uid,
+          gid: node.gid,
+          size: 0,
+          mtime: node.mtime,
+          mtimeNs: 0,
+          ctimeNs: 0n,
+          dev: 0n,
+          ino: BigInt(-++added),
+          nlink: 1,
+          rdev: 0,
+        });
+      }
+      children.sort((a, b) => Buffer.compare(Buffer.from(nameOf(a.path)), Buffer.from(nameOf(b.path))));
+      node.children = children;
+    }
+    stack.push(...children);
+  }
+  return added;
+}

@@ -19,7 +19,7 @@ import {
   withLock,
   type EmbeddedContext,
 } from './context.js';
-import { partitionTree } from './partition.js';
+import { addAutoCatalogMarkers, partitionTree } from './partition.js';
 import { scanTree } from './scan.js';
 import { StateCache } from './state-cache.js';
 import { isRegular, walkTree, type TreeNode } from './tree.js';
@@ -54,6 +54,7 @@ export async function publishTree(
       context.logger.info('scanning tree', { tree: treeRoot });
       const tree = await scanTree(treeRoot, { xattrs: context.xattrs });
       const mountpoints = partitionTree(tree, context.partition);
+      addAutoCatalogMarkers(tree, mountpoints);
       cache.loadTree(treeRoot);
 
       const files = [...walkTree(tree)].filter(isRegular);

@@ -1,0 +1,115 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UcvmError } from '../errors.js';
+import { silentLogger, type Logger, type Progress } from '../log.js';
+import { invalidFileError } from '../manifest/load.js';
+import { validateManifestFile, type Manifest } from '../manifest/index.js';
+import { createAptSource } from '../packages/apt/index.js';
+import type { PackageSource } from '../packages/package-source.js';
+import { createFallbackSource, createPool, type PackagePool } from '../packages/pool/index.js';
+import type { Publisher, PublishResult } from '../publisher/publisher.js';
+import type { InstallMode } from './install.js';
+import { removeBuildDir } from './safe-remove.js';
+import { buildTemplate, type TemplateBuild } from './template.js';
+
+export interface BuildChannelOptions {
+  /** Root of the git repository: manifests/<channel>.yaml and the extra files' sources. */
+  root: string;
+  channel: string;
+  /** Write the tree here (exclusive with `publisher`). */
+  out?: string;
+  /** Build into a temporary tree, publish it as `<system.name>-<system.version>`, remove it. */
+  publisher?: Publisher;
+  progress?: Progress;
+  /** apt cache directory (default: `defaultAptCacheDir()`). */
+  cacheDir?: string;
+  /** Machine whose apt sources and keyrings are used (default `/`). */
+  aptRoot?: string;
+  /** Use only the apt cache (and the pool): no network. */
+  offline?: boolean;
+  /** The package pool: every package used is kept; what the archive dropped is taken from it. */
+  poolDir?: string;
+  sourceDateEpoch?: number;
+  mode?: InstallMode;
+  logger?: Logger;
+}
+
+export interface ChannelBuild {
+  channel: string;
+  manifest: Manifest;
+  build: TemplateBuild;
+  /** Set when the tree was published (`build.out` no longer exists then). */
+  published?: PublishResult;
+}
+
+/** Reads and validates `manifests/<channel>.yaml`; MANIFEST_INVALID lists every issue. */
+export async function loadChannelManifest(root: string, channel: string): Promise<Manifest> {
+  const file = `manifests/${channel}.yaml`;
+  const { manifest, issues } = await validateManifestFile(file, (name) =>
+    readFile(path.join(root, name), 'utf8'),
+  );
+  if (manifest === undefined) throw invalidFileError('MANIFEST_INVALID', file, issues);
+  return manifest;
+}
+
+function packageSource(
+  manifest: Manifest,
+  pool: PackagePool | undefined,
+  options: BuildChannelOptions,
+): PackageSource {
+  const logger = options.logger ?? silentLogger;
+  const apt = createAptSource({
+    architecture: manifest.base.architecture,
+    logger,
+    ...(options.cacheDir !== undefined && { cacheDir: options.cacheDir }),
+    ...(options.aptRoot !== undefined && { rootDir: options.aptRoot }),
+    ...(options.offline === true && { offline: true }),
+  });
+  return pool === undefined ? apt : createFallbackSource(apt, pool.source(), logger);
+}
+
+/**
+ * `ucvm build`: the channel's manifest → the OS tree, written to `out` or published as the
+ * named snapshot `<system.name>-<system.version>` with the manifest's description.
+ */
+export async function buildChannel(options: BuildChannelOptions): Promise<ChannelBuild> {
+  if ((options.out === undefined) === (options.publisher === undefined)) {
+    throw new UcvmError('USAGE', 'give either an output directory or a repository to publish to', {
+      details: 'ucvm build <channel> --out <dir>, or ucvm build <channel> --publish <storage>.',
+    });
+  }
+  const root = path.resolve(options.root);
+  const manifest = await loadChannelManifest(root, options.channel);
+  const pool = options.poolDir === undefined ? undefined : createPool(options.poolDir);
+  const common = {
+    manifest,
+    source: packageSource(manifest, pool, options),
+    filesRoot: root,
+    ...(pool !== undefined && { pool }),
+    ...(options.logger !== undefined && { logger: options.logger }),
+    ...(options.sourceDateEpoch !== undefined && { sourceDateEpoch: options.sourceDateEpoch }),
+    ...(options.mode !== undefined && { mode: options.mode }),
+  };
+  const { publisher } = options;
+  if (publisher === undefined) {
+    const build = await buildTemplate({ ...common, out: options.out ?? '' });
+    return { channel: options.channel, manifest, build };
+  }
+  const work = await mkdtemp(path.join(os.tmpdir(), 'ucvm-tree-'));
+  try {
+    const build = await buildTemplate({ ...common, out: path.join(work, 'tree') });
+    const { system } = manifest;
+    const published = await publisher.publish(
+      {
+        tree: build.out,
+        tag: build.tag,
+        description: system.description ?? `${system.name} ${system.version}`,
+      },
+      options.progress,
+    );
+    return { channel: options.channel, manifest, build, published };
+  } finally {
+    await removeBuildDir(work);
+  }
+}

@@ -1,0 +1,89 @@
+import { chmod, lchown, lstat, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UcvmError } from '../errors.js';
+import type { TreeFile } from '../manifest/index.js';
+import { resolveInTree } from './tree-files.js';
+
+/** A manifest file with its content read. */
+export interface ExtraFile {
+  path: string;
+  mode: number;
+  content: Buffer;
+}
+
+/**
+ * Reads the content of every extra file (`content`, or `source` relative to `filesRoot`, the
+ * root of the git repository), so that a missing source fails before anything is built.
+ */
+export async function loadExtraFiles(
+  files: readonly TreeFile[],
+  filesRoot: string | undefined,
+): Promise<ExtraFile[]> {
+  return Promise.all(
+    files.map(async (file) => ({
+      path: file.path,
+      mode: Number.parseInt(file.mode, 8),
+      content: await contentOf(file, filesRoot),
+    })),
+  );
+}
+
+async function contentOf(file: TreeFile, filesRoot: string | undefined): Promise<Buffer> {
+  if (file.content !== undefined) return Buffer.from(file.content);
+  if (filesRoot === undefined) {
+    throw new UcvmError(
+      'USAGE',
+      `${file.path}: source ${file.source ?? ''} needs the repository root`,
+      {
+        details: 'Pass filesRoot (the CLI passes --root) so that source paths can be read.',
+      },
+    );
+  }
+  const from = path.join(filesRoot, file.source ?? '');
+  try {
+    return await readFile(from);
+  } catch (error) {
+    throw new UcvmError(
+      'BUILD_FAILED',
+      `${file.path}: cannot read its source ${file.source ?? ''}`,
+      {
+        details: `${(error as Error).message}\nsource paths are relative to the root of the repository (${filesRoot}).`,
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * Writes the manifest's extra files into the tree: owned by root, with the given mode and an
+ * mtime of SOURCE_DATE_EPOCH; missing parent directories are made (0755). A file replaces
+ * whatever regular file or symlink was there (a package's /etc/motd, say); a directory in the
+ * way is an error. Paths resolve inside the tree, never through a symlink to the build machine.
+ */
+export async function addExtraFiles(
+  root: string,
+  files: readonly ExtraFile[],
+  sourceDateEpoch: number,
+): Promise<void> {
+  const asRoot = process.getuid?.() === 0;
+  for (const file of files) {
+    const target = await resolveInTree(root, file.path);
+    const existing = await lstat(target).catch(() => undefined);
+    if (existing?.isDirectory() === true) {
+      throw new UcvmError(
+        'BUILD_FAILED',
+        `${file.path}: a directory is in the way of an extra file`,
+        {
+          details: 'An installed package ships a directory at this path; choose another path.',
+        },
+      );
+    }
+    if (existing !== undefined) await rm(target);
+    await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    await writeFile(target, file.content);
+    // chown before chmod (chown clears setuid bits); chmod after writing, so the umask has no say.
+    if (asRoot) await lchown(target, 0, 0);
+    await chmod(target, file.mode);
+    await utimes(target, sourceDateEpoch, sourceDateEpoch);
+  }
+}
