@@ -4,7 +4,12 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } fro
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveInChild } from '../helpers/cli.js';
-import { CLIENT_SKIP_REASON, findCvmfsClient, mountRepository, swissknifeCheck } from '../helpers/cvmfs-client.js';
+import {
+  CLIENT_SKIP_REASON,
+  findCvmfsClient,
+  mountRepository,
+  swissknifeCheck,
+} from '../helpers/cvmfs-client.js';
 import { makeRepo, type TestRepo } from '../helpers/repo.js';
 import { buildRichTree } from '../helpers/rich-tree.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
@@ -19,11 +24,31 @@ function describeTree(root: string): Map<string, string> {
       const full = path.join(dir, name);
       const rel = `${relative}/${name}`;
       const st = lstatSync(full);
-      const parts = [`mode=${(st.mode & 0o177777).toString(8)}`, `uid=${st.uid}`, `gid=${st.gid}`, `mtime=${Math.floor(st.mtimeMs / 1000)}`];
-      if (st.isFile()) parts.push(`size=${st.size}`, `sha1=${createHash('sha1').update(readFileSync(full)).digest('hex')}`, `nlink=${st.nlink}`);
+      const parts = [
+        `mode=${(st.mode & 0o177777).toString(8)}`,
+        `uid=${st.uid}`,
+        `gid=${st.gid}`,
+        `mtime=${Math.floor(st.mtimeMs / 1000)}`,
+      ];
+      if (st.isFile())
+        parts.push(
+          `size=${st.size}`,
+          `sha1=${createHash('sha1').update(readFileSync(full)).digest('hex')}`,
+          `nlink=${st.nlink}`,
+        );
       if (st.isSymbolicLink()) parts.push(`target=${readlinkSync(full)}`);
       if (st.isCharacterDevice() || st.isBlockDevice()) parts.push(`rdev=${st.rdev}`);
-      const xattrs = execFileSync('getfattr', ['-h', '-d', '--absolute-names', '-m', '^user\\.', full]).toString().split('\n').filter((line) => line.startsWith('user.'));
+      const xattrs = execFileSync('getfattr', [
+        '-h',
+        '-d',
+        '--absolute-names',
+        '-m',
+        '^user\\.',
+        full,
+      ])
+        .toString()
+        .split('\n')
+        .filter((line) => line.startsWith('user.'));
       if (xattrs.length > 0) parts.push(`xattrs=${xattrs.join(',')}`);
       result.set(rel, parts.join(' '));
       if (st.isDirectory()) walk(full, rel);
@@ -33,83 +58,127 @@ function describeTree(root: string): Map<string, string> {
   return result;
 }
 
-describe.skipIf(client === undefined)(`the real CernVM-FS client mounts what we publish${client === undefined ? ` (${CLIENT_SKIP_REASON})` : ''}`, () => {
-  let work: string;
-  let repo: TestRepo;
-  let server: { url: string; close(): Promise<void> };
-  let treeOne: string;
-  let treeTwo: string;
-  let baseUrl: string;
-  let publicKey: string;
-  const fqrn = 'test.example.org';
+describe.skipIf(client === undefined)(
+  `the real CernVM-FS client mounts what we publish${client === undefined ? ` (${CLIENT_SKIP_REASON})` : ''}`,
+  () => {
+    let work: string;
+    let repo: TestRepo;
+    let server: { url: string; close(): Promise<void> };
+    let treeOne: string;
+    let treeTwo: string;
+    let baseUrl: string;
+    let publicKey: string;
+    const fqrn = 'test.example.org';
 
-  beforeAll(async () => {
-    work = await makeTempDir();
-    treeOne = path.join(work, 'tree-one');
-    buildRichTree(treeOne);
-    treeTwo = path.join(work, 'tree-two');
-    execFileSync('cp', ['-a', treeOne, treeTwo]);
-    writeFileSync(path.join(treeTwo, 'etc/motd'), 'second version\n');
-    writeFileSync(path.join(treeTwo, 'sw/v1/bin/new-tool'), 'new\n');
-    repo = await makeRepo({ base: path.join(work, 'repo'), chunking: { minSize: 256 * 1024, averageSize: 512 * 1024, maxSize: 1024 * 1024 } });
-    await repo.publisher.publish({ tree: treeOne, tag: 'one' });
-    await repo.publisher.publish({ tree: treeTwo, tag: 'two' });
-    await repo.publisher.tag({ name: 'HEAD', target: 'one' });
-    server = await serveInChild([repo.storage]);
-    baseUrl = `${server.url}/${fqrn}`;
-    publicKey = path.join(repo.keys, `${fqrn}.pub`);
-  });
+    beforeAll(async () => {
+      work = await makeTempDir();
+      treeOne = path.join(work, 'tree-one');
+      buildRichTree(treeOne);
+      treeTwo = path.join(work, 'tree-two');
+      execFileSync('cp', ['-a', treeOne, treeTwo]);
+      writeFileSync(path.join(treeTwo, 'etc/motd'), 'second version\n');
+      writeFileSync(path.join(treeTwo, 'sw/v1/bin/new-tool'), 'new\n');
+      repo = await makeRepo({
+        base: path.join(work, 'repo'),
+        chunking: { minSize: 256 * 1024, averageSize: 512 * 1024, maxSize: 1024 * 1024 },
+      });
+      await repo.publisher.publish({ tree: treeOne, tag: 'one' });
+      await repo.publisher.publish({ tree: treeTwo, tag: 'two' });
+      await repo.publisher.tag({ name: 'HEAD', target: 'one' });
+      server = await serveInChild([repo.storage]);
+      baseUrl = `${server.url}/${fqrn}`;
+      publicKey = path.join(repo.keys, `${fqrn}.pub`);
+    });
 
-  afterAll(async () => {
-    await server?.close();
-    if (work !== undefined) await removeDir(work);
-  });
+    afterAll(async () => {
+      await server?.close();
+      if (work !== undefined) await removeDir(work);
+    });
 
-  it.each([
-    ['one', 'one'],
-    ['two', 'two'],
-    ['HEAD', 'one'],
-    [undefined, 'two'],
-  ])('mounts tag %s and shows exactly the published tree', async (tag, expected) => {
-    const mount = await mountRepository(client!, { work, baseUrl, fqrn, publicKey, name: `${tag ?? 'trunk'}`, ...(tag !== undefined && { tag }) });
-    try {
-      const seen = describeTree(mount.dir);
-      const source = describeTree(expected === 'one' ? treeOne : treeTwo);
-      expect(seen).toEqual(source);
-      expect(lstatSync(path.join(mount.dir, 'links/a')).ino).toBe(lstatSync(path.join(mount.dir, 'links/b')).ino);
-      expect(execFileSync('getfattr', ['--only-values', '-n', 'user.root_hash', mount.dir]).toString()).toMatch(/^[0-9a-f]{40}$/);
-    } finally {
-      mount.unmount();
-    }
-  });
-
-  it.skipIf(client?.swissknife === undefined)('passes cvmfs_swissknife check for trunk and every tag', async () => {
-    for (const tag of [undefined, 'one', 'two', 'HEAD', 'trunk-previous']) {
-      const result = await swissknifeCheck(client!, { work, baseUrl, fqrn, publicKey, ...(tag !== undefined && { tag }) });
-      expect(result.output, `tag ${tag ?? 'trunk'}`).toContain('no problems found');
-      expect(result.status).toBe(0);
-    }
-  });
-
-  it.skipIf(client?.swissknife === undefined)('passes the check with automatically split catalogs', async () => {
-    const split = await makeRepo({ base: path.join(work, 'split'), partition: { maxEntries: 12, minEntries: 3 } });
-    await split.publisher.publish({ tree: treeOne, tag: 'split' });
-    const splitServer = await serveInChild([split.storage]);
-    try {
-      const url = `${splitServer.url}/${fqrn}`;
-      const key = path.join(split.keys, `${fqrn}.pub`);
-      const result = await swissknifeCheck(client!, { work, baseUrl: url, fqrn, publicKey: key });
-      expect(result.output).toContain('no problems found');
-      const mount = await mountRepository(client!, { work, baseUrl: url, fqrn, publicKey: key, name: 'split', tag: 'split' });
+    it.each([
+      ['one', 'one'],
+      ['two', 'two'],
+      ['HEAD', 'one'],
+      [undefined, 'two'],
+    ])('mounts tag %s and shows exactly the published tree', async (tag, expected) => {
+      const mount = await mountRepository(client!, {
+        work,
+        baseUrl,
+        fqrn,
+        publicKey,
+        name: `${tag ?? 'trunk'}`,
+        ...(tag !== undefined && { tag }),
+      });
       try {
         const seen = describeTree(mount.dir);
-        expect(seen.get('/sw/v1/lib/y')).toBe(describeTree(treeOne).get('/sw/v1/lib/y'));
-        expect(seen.size).toBeGreaterThanOrEqual(describeTree(treeOne).size);
+        const source = describeTree(expected === 'one' ? treeOne : treeTwo);
+        expect(seen).toEqual(source);
+        expect(lstatSync(path.join(mount.dir, 'links/a')).ino).toBe(
+          lstatSync(path.join(mount.dir, 'links/b')).ino,
+        );
+        expect(
+          execFileSync('getfattr', ['--only-values', '-n', 'user.root_hash', mount.dir]).toString(),
+        ).toMatch(/^[0-9a-f]{40}$/);
       } finally {
         mount.unmount();
       }
-    } finally {
-      await splitServer.close();
-    }
-  });
-});
+    });
+
+    it.skipIf(client?.swissknife === undefined)(
+      'passes cvmfs_swissknife check for trunk and every tag',
+      async () => {
+        for (const tag of [undefined, 'one', 'two', 'HEAD', 'trunk-previous']) {
+          const result = await swissknifeCheck(client!, {
+            work,
+            baseUrl,
+            fqrn,
+            publicKey,
+            ...(tag !== undefined && { tag }),
+          });
+          expect(result.output, `tag ${tag ?? 'trunk'}`).toContain('no problems found');
+          expect(result.status).toBe(0);
+        }
+      },
+    );
+
+    it.skipIf(client?.swissknife === undefined)(
+      'passes the check with automatically split catalogs',
+      async () => {
+        const split = await makeRepo({
+          base: path.join(work, 'split'),
+          partition: { maxEntries: 12, minEntries: 3 },
+        });
+        await split.publisher.publish({ tree: treeOne, tag: 'split' });
+        const splitServer = await serveInChild([split.storage]);
+        try {
+          const url = `${splitServer.url}/${fqrn}`;
+          const key = path.join(split.keys, `${fqrn}.pub`);
+          const result = await swissknifeCheck(client!, {
+            work,
+            baseUrl: url,
+            fqrn,
+            publicKey: key,
+          });
+          expect(result.output).toContain('no problems found');
+          const mount = await mountRepository(client!, {
+            work,
+            baseUrl: url,
+            fqrn,
+            publicKey: key,
+            name: 'split',
+            tag: 'split',
+          });
+          try {
+            const seen = describeTree(mount.dir);
+            expect(seen.get('/sw/v1/lib/y')).toBe(describeTree(treeOne).get('/sw/v1/lib/y'));
+            expect(seen.size).toBeGreaterThanOrEqual(describeTree(treeOne).size);
+          } finally {
+            mount.unmount();
+          }
+        } finally {
+          await splitServer.close();
+        }
+      },
+    );
+  },
+);

@@ -1,13 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import {
-  chownSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5Hex } from '../../src/cvmfs/hash.js';

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
-import { startUcvm, ucvm } from '../helpers/cli.js';
+import { serveInChild, startUcvm, ucvm } from '../helpers/cli.js';
+import { findCvmfsClient, mountRepository } from '../helpers/cvmfs-client.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 /** A deterministic pseudo-random generator (mulberry32), so a failing run can be repeated. */
@@ -61,7 +62,27 @@ describe('a publish killed with SIGKILL', () => {
     expect(ucvm(['repo', 'publish', storage, tree, '--tag', 'g1', ...common]).status).toBe(0);
     const duration = Date.now() - started;
 
+    // With the real client on this machine, "mountable" is checked by mounting, not only by verify.
+    const client = findCvmfsClient();
+    const server = client === undefined ? undefined : await serveInChild([storage]);
+    const mountAndRead = async (i: number): Promise<string | undefined> => {
+      if (client === undefined || server === undefined) return undefined;
+      const mount = await mountRepository(client, {
+        work: base,
+        baseUrl: `${server.url}/crash.example.org`,
+        fqrn: 'crash.example.org',
+        publicKey: path.join(keys, 'crash.example.org.pub'),
+        name: `kill-${i}`,
+      });
+      try {
+        return readFileSync(path.join(mount.dir, 'dir7', 'f3'), 'utf8');
+      } finally {
+        mount.unmount();
+      }
+    };
+
     const random = prng(20261125);
+    let generation = 1;
     let revision = (await verified(storage, keys)).revision;
     let killed = 0;
     for (let i = 2; i < 14; i++) {
@@ -75,7 +96,11 @@ describe('a publish killed with SIGKILL', () => {
       // Either the old revision is still current, or the publish finished before the kill.
       expect([revision, revision + 1]).toContain(report.revision);
       if (result.status === 0) expect(report.revision).toBe(revision + 1);
+      if (report.revision === revision + 1) generation = i;
       revision = report.revision;
+      const seen = await mountAndRead(i);
+      if (seen !== undefined)
+        expect(seen.split('\n')[0]).toBe(`generation ${generation} dir 7 file 3`);
     }
     expect(killed).toBeGreaterThan(5);
 
@@ -84,6 +109,7 @@ describe('a publish killed with SIGKILL', () => {
     expect(final.status, final.stderr).toBe(0);
     expect(JSON.parse(final.stdout)).toMatchObject({ revision: revision + 1, tag: 'final' });
     expect((await verified(storage, keys)).problems).toEqual([]);
+    await server?.close();
     const gc = ucvm(['repo', 'gc', storage, '--json', ...common]);
     expect(gc.status).toBe(0);
   }, 300_000);

@@ -49,11 +49,13 @@ export function startUcvm(
  * `ucvm repo serve` in its own process: a test that blocks its event loop (sync reads of a
  * FUSE mount) must not also be the server the client fetches from.
  */
-export async function serveInChild(storages: readonly string[]): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveInChild(
+  storages: readonly string[],
+): Promise<{ url: string; close(): Promise<void> }> {
   const run = startUcvm(['repo', 'serve', ...storages, '--port', '0', '--json']);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    run.child.stdout.on('data', (chunk: Buffer) => {
+    run.child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('}')) resolve((JSON.parse(out) as { url: string }).url);
     });

@@ -18,21 +18,38 @@ export function findCvmfsClient(): CvmfsClient | undefined {
   const cvmfs2 = path.join(prefix, 'bin', 'cvmfs2');
   if (!existsSync(cvmfs2) || !existsSync('/dev/fuse')) return undefined;
   const swissknife = path.join(prefix, 'bin', 'cvmfs_swissknife');
-  return { cvmfs2, swissknife: existsSync(swissknife) ? swissknife : undefined, libDir: path.join(prefix, 'lib') };
+  return {
+    cvmfs2,
+    swissknife: existsSync(swissknife) ? swissknife : undefined,
+    libDir: path.join(prefix, 'lib'),
+  };
 }
 
-export const CLIENT_SKIP_REASON = 'the real cvmfs2 client is not installed here (set UCVM_CVMFS_PREFIX); skipped, not passed';
+export const CLIENT_SKIP_REASON =
+  'the real cvmfs2 client is not installed here (set UCVM_CVMFS_PREFIX); skipped, not passed';
 
 const execFileAsync = promisify(execFile);
 
 /** Runs a program without blocking the event loop: the HTTP server under test lives in this process. */
-async function runAsync(file: string, args: string[], env: NodeJS.ProcessEnv, timeout: number): Promise<{ status: number | null; output: string }> {
+async function runAsync(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeout: number,
+): Promise<{ status: number | null; output: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync(file, args, { env, timeout, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await execFileAsync(file, args, {
+      env,
+      timeout,
+      maxBuffer: 64 << 20,
+    });
     return { status: 0, output: `${stdout}${stderr}` };
   } catch (error) {
     const failed = error as { code?: number | string; stdout?: string; stderr?: string };
-    return { status: typeof failed.code === 'number' ? failed.code : null, output: `${failed.stdout ?? ''}${failed.stderr ?? ''}` };
+    return {
+      status: typeof failed.code === 'number' ? failed.code : null,
+      output: `${failed.stdout ?? ''}${failed.stderr ?? ''}`,
+    };
   }
 }
 
@@ -48,7 +65,14 @@ function clientEnv(client: CvmfsClient): NodeJS.ProcessEnv {
 /** Mounts a repository from a base URL, optionally at a tag, with a private cache. */
 export async function mountRepository(
   client: CvmfsClient,
-  options: { work: string; baseUrl: string; fqrn: string; publicKey: string; tag?: string; name: string },
+  options: {
+    work: string;
+    baseUrl: string;
+    fqrn: string;
+    publicKey: string;
+    tag?: string;
+    name: string;
+  },
 ): Promise<Mount> {
   const dir = path.join(options.work, `mnt-${options.name}`);
   const cache = path.join(options.work, `cache-${options.name}`);
@@ -72,8 +96,14 @@ export async function mountRepository(
   ];
   if (options.tag !== undefined) lines.push(`CVMFS_REPOSITORY_TAG=${options.tag}`);
   writeFileSync(config, `${lines.join('\n')}\n`);
-  const result = await runAsync(client.cvmfs2, ['-o', `config=${config},fsname=cvmfs2,allow_other`, options.fqrn, dir], clientEnv(client), 60_000);
-  if (result.status !== 0) throw new Error(`cvmfs2 failed to mount (${result.status}): ${result.output}`);
+  const result = await runAsync(
+    client.cvmfs2,
+    ['-o', `config=${config},fsname=cvmfs2,allow_other`, options.fqrn, dir],
+    clientEnv(client),
+    60_000,
+  );
+  if (result.status !== 0)
+    throw new Error(`cvmfs2 failed to mount (${result.status}): ${result.output}`);
   return {
     dir,
     unmount: () => {
@@ -89,7 +119,18 @@ export async function swissknifeCheck(
 ): Promise<{ status: number | null; output: string }> {
   const temp = path.join(options.work, 'check-tmp');
   mkdirSync(temp, { recursive: true });
-  const args = ['check', '-c', '-r', options.baseUrl, '-k', options.publicKey, '-N', options.fqrn, '-t', temp];
+  const args = [
+    'check',
+    '-c',
+    '-r',
+    options.baseUrl,
+    '-k',
+    options.publicKey,
+    '-N',
+    options.fqrn,
+    '-t',
+    temp,
+  ];
   if (options.tag !== undefined) args.push('-n', options.tag);
   return runAsync(client.swissknife!, args, clientEnv(client), 120_000);
 }

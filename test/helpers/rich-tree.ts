@@ -29,4 +29,3 @@ export function buildRichTree(root: string): void {
   chownSync(path.join(root, 'data/ünïcode.txt'), 1234, 5678);
   utimesSync(path.join(root, 'etc/motd'), 1_600_000_000, 1_600_000_000);
 }
-

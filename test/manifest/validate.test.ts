@@ -279,7 +279,7 @@ describe('validateManifestText', () => {
         column: 1,
         path: 'extra',
         message:
-          'unknown field "extra"; allowed: channel, system, base, packages, files, hotfix, rollback',
+          'unknown field "extra"; allowed: channel, system, base, install, packages, files, hotfix, rollback',
       },
     ]);
   });

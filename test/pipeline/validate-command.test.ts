@@ -62,7 +62,7 @@ describe('ucvm validate', () => {
     expect(await run('--root', root)).toBe(2);
     expect(stdout.split('\n')).toEqual([
       'manifests/testing.yaml:17:9 packages.bash: expected an exact version, got "^5.2"',
-      'manifests/testing.yaml:31:1 bogus: unknown field "bogus"; allowed: channel, system, base, packages, files, hotfix, rollback',
+      'manifests/testing.yaml:31:1 bogus: unknown field "bogus"; allowed: channel, system, base, install, packages, files, hotfix, rollback',
       '',
     ]);
     expect(stderr).toBe('2 errors, 0 warnings in 2 files\n');
