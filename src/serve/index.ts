@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { UcvmError } from '../errors.js';
 
 export interface ServeOptions {
   /** fqrn → storage directory. Each is served at `/cvmfs/<fqrn>/`. */
@@ -71,7 +72,21 @@ export async function serveRepositories(options: ServeOptions): Promise<RunningS
     );
   });
   await new Promise<void>((resolvePromise, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new UcvmError(
+          'HTTP_FAILED',
+          `cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 0}: ${error.code ?? error.message}`,
+          {
+            details:
+              error.code === 'EADDRINUSE'
+                ? 'Another program uses that port; pick another with --port (0 picks a free one).'
+                : undefined,
+            cause: error,
+          },
+        ),
+      ),
+    );
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolvePromise);
   });
   const { port } = server.address() as AddressInfo;
