@@ -15,10 +15,17 @@ export {
 } from './issue.js';
 export type { FieldIssue, Issue, Severity } from './issue.js';
 export { manifestJsonSchema, manifestSchemaFile, renderJsonSchema } from './json-schema.js';
-export { loadManifestText, validateManifestFile, validateManifestText } from './load.js';
+export {
+  invalidFileError,
+  loadManifestText,
+  validateManifestDraftText,
+  validateManifestFile,
+  validateManifestText,
+} from './load.js';
 export type { ManifestValidation } from './load.js';
 export {
   checkManifestAgainstChannel,
+  checkDraftConsistency,
   checkManifestConsistency,
   checkManifestRules,
 } from './rules.js';
@@ -28,11 +35,14 @@ export {
   Channel,
   channels,
   Hotfix,
+  InstallList,
   Manifest,
+  ManifestDraft,
   PackagePins,
   Rollback,
   SystemPackage,
   TreeFile,
 } from './schema.js';
 export type { ManifestInput } from './schema.js';
+export type { YamlValidation } from './validate-yaml.js';
 export type { ReadText } from './validate-yaml.js';

@@ -2,8 +2,8 @@ import { UcvmError } from '../errors.js';
 import type { FieldIssue, Issue } from './issue.js';
 import { formatIssue } from './issue.js';
 import type { ManifestContext } from './rules.js';
-import { checkManifestRules } from './rules.js';
-import { Channel, channels, Manifest } from './schema.js';
+import { checkDraftConsistency, checkManifestRules } from './rules.js';
+import { Channel, channels, Manifest, ManifestDraft } from './schema.js';
 import type { ReadText, YamlValidation } from './validate-yaml.js';
 import { unreadableFileIssue, validateYamlText } from './validate-yaml.js';
 
@@ -32,6 +32,20 @@ export function validateManifestSource(
   return validateYamlText(text, file, Manifest, {
     raw: (data) => checkFileName(data, file),
     typed: (manifest) => checkManifestRules(manifest, context),
+  });
+}
+
+/**
+ * Validates a manifest that `ucvm lock` is about to pin: like validateManifestText, except that
+ * `packages` may be missing or empty and `install` roots need not be pinned yet.
+ */
+export function validateManifestDraftText(
+  text: string,
+  file: string,
+): YamlValidation<ManifestDraft> {
+  return validateYamlText(text, file, ManifestDraft, {
+    raw: (data) => checkFileName(data, file),
+    typed: (draft) => checkDraftConsistency(draft),
   });
 }
 

@@ -1,7 +1,7 @@
 import semver from 'semver';
 import { diffManifests, isEmptyDiff } from './diff.js';
 import type { FieldIssue } from './issue.js';
-import type { Manifest } from './schema.js';
+import type { Manifest, ManifestDraft } from './schema.js';
 
 /** What the channel has published, for the rules that compare with it. All optional. */
 export interface ManifestContext {
@@ -19,13 +19,24 @@ function error(path: FieldIssue['path'], message: string): FieldIssue {
 
 /** Rules that need only the manifest itself (run after the schema accepted it). */
 export function checkManifestConsistency(manifest: Manifest): FieldIssue[] {
+  return [...checkDraftConsistency(manifest), ...checkInstallPinned(manifest)];
+}
+
+/** The rules of checkManifestConsistency that hold before `ucvm lock` has pinned the roots. */
+export function checkDraftConsistency(manifest: ManifestDraft): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const { name } = manifest.system;
-  if (Object.hasOwn(manifest.packages, name)) {
+  const packages = manifest.packages ?? {};
+  if (Object.hasOwn(packages, name)) {
     issues.push(
       error(['packages', name], `the meta package ${name} cannot pin itself; it is system.name`),
     );
   }
+  const roots = new Set<string>();
+  (manifest.install ?? []).forEach((root, index) => {
+    if (roots.has(root)) issues.push(error(['install', index], `${root} is listed twice`));
+    roots.add(root);
+  });
   const seen = new Set<string>();
   manifest.files.forEach((file, index) => {
     if (seen.has(file.path))
@@ -46,6 +57,21 @@ export function checkManifestConsistency(manifest: Manifest): FieldIssue[] {
       );
     }
   }
+  return issues;
+}
+
+/** Every root in `install` is pinned under `packages`: the lock is complete. */
+function checkInstallPinned(manifest: Manifest): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  (manifest.install ?? []).forEach((name, index) => {
+    if (Object.hasOwn(manifest.packages, name)) return;
+    issues.push(
+      error(
+        ['install', index],
+        `${name} is not pinned under packages: run \`ucvm lock ${manifest.channel}\` to pin it and its dependencies`,
+      ),
+    );
+  });
   return issues;
 }
 

@@ -71,6 +71,13 @@ export const PackagePins = z
   });
 export type PackagePins = z.infer<typeof PackagePins>;
 
+export const InstallList = z.array(DebianPackageName).meta({
+  description:
+    'The packages asked for (the roots); `packages` pins them and everything they need. `ucvm lock` resolves one from the other.',
+  examples: [['systemd-sysv', 'openssh-client']],
+});
+export type InstallList = z.infer<typeof InstallList>;
+
 const isMapping = (payload: { value: unknown }): boolean =>
   typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value);
 
@@ -135,6 +142,7 @@ export const Manifest = z
     }),
     system: SystemPackage,
     base: Base,
+    install: InstallList.optional(),
     packages: PackagePins,
     files: z.array(TreeFile).default([]).meta({ description: 'Extra files for the OS tree.' }),
     hotfix: Hotfix.optional(),
@@ -147,3 +155,12 @@ export const Manifest = z
 export type Manifest = z.infer<typeof Manifest>;
 /** A manifest as written, before defaults are filled in. */
 export type ManifestInput = z.input<typeof Manifest>;
+
+/**
+ * A manifest before `ucvm lock` has pinned it: `packages` may be missing or empty, and roots in
+ * `install` need not be pinned yet. Everything else is checked as strictly as in `Manifest`.
+ */
+export const ManifestDraft = Manifest.extend({
+  packages: z.record(DebianPackageName, DebianVersion).nullable().optional(),
+});
+export type ManifestDraft = z.infer<typeof ManifestDraft>;

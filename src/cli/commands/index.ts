@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerBuildCommand } from './build.js';
 import { registerKeysCommands } from './keys.js';
+import { registerLockCommand } from './lock.js';
 import { registerRepoCommands } from './repo.js';
 import { registerValidateCommand } from './validate.js';
 
@@ -9,5 +10,6 @@ export function registerCommands(program: Command): void {
   registerKeysCommands(program);
   registerRepoCommands(program);
   registerValidateCommand(program);
+  registerLockCommand(program);
   registerBuildCommand(program);
 }

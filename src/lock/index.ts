@@ -1,0 +1,14 @@
+export { aptConfigText, aptLayout, preferencesText, sourcesText } from './apt-config.js';
+export type { AptLayout } from './apt-config.js';
+export { parseAptRefusal, parseSimulation, parseUnmetDependencies } from './apt-output.js';
+export type { AptRefusal, ResolvedPackage, UnmetDependency } from './apt-output.js';
+export { resolveWithApt } from './apt-resolver.js';
+export type { AptResolution, AptResolveRequest } from './apt-resolver.js';
+export { lockChannel } from './channel.js';
+export type { LockChannelOptions } from './channel.js';
+export { defaultStateDir, lockManifest, nextRoots } from './lock.js';
+export type { LockOptions, LockResult } from './lock.js';
+export { writeLockedSet } from './manifest-edit.js';
+export type { LockedSet } from './manifest-edit.js';
+export { formatLockResult } from './render.js';
+export { sourcesForBase, sourcesFromPipeline } from './sources.js';
