@@ -33,6 +33,10 @@ export function mmdebstrapArgs(request: InstallRequest): string[] {
     `--mode=${request.mode}`,
     '--variant=essential',
     '--format=directory',
+    // Bookworm's essential set needs a merged /usr: set it up the debootstrap way when the
+    // pinned set has usr-is-merged (the private repository holds only pinned packages), and
+    // leave it to the usrmerge package otherwise.
+    '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr',
     `--architectures=${request.architecture}`,
     `--include=${request.include}`,
     '--verbose',
