@@ -43,6 +43,19 @@ describe('catalog layout', () => {
     expect(again.stats.catalogsWritten).toBeLessThanOrEqual(3);
   });
 
+  it("publishes a tree deeper and wider than the scanner's concurrency", async () => {
+    const repo = await makeRepo();
+    const tree: Record<string, string> = {};
+    let deep = '';
+    for (let depth = 0; depth < 60; depth++) {
+      deep += `/d${depth}`;
+      for (let f = 0; f < 3; f++) tree[`${deep.slice(1)}/f${f}`] = `${depth}.${f}`;
+    }
+    for (let wide = 0; wide < 100; wide++) tree[`wide/w${wide}/x`] = String(wide);
+    const result = await repo.publisher.publish({ tree: await tmpdir(tree), tag: 'deep' });
+    expect(result.stats.files).toBe(60 * 3 + 100);
+  });
+
   it('stores a changed large file by writing only the chunks that changed', async () => {
     const repo = await makeRepo({
       chunking: { minSize: 64 * 1024, averageSize: 128 * 1024, maxSize: 256 * 1024 },

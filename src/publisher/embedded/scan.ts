@@ -22,6 +22,8 @@ function isFaithfulUtf8(bytes: Buffer): boolean {
 /** Reads the source tree into memory and checks that the format can hold every entry. */
 export async function scanTree(root: string, options: ScanOptions): Promise<TreeNode> {
   const problems: string[] = [];
+  // Limits the system calls in flight, not the recursion: a parent waiting for its children
+  // must not hold a slot, or a deep tree deadlocks.
   const limit = pLimit(32);
   const rootStat = await lstat(root, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
     throw new UcvmError(
@@ -38,7 +40,7 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
   async function visit(source: string, path: string): Promise<TreeNode | undefined> {
     let stats;
     try {
-      stats = await lstat(source, { bigint: true });
+      stats = await limit(() => lstat(source, { bigint: true }));
     } catch (error) {
       problems.push(`${path || '/'}: cannot stat (${(error as NodeJS.ErrnoException).code})`);
       return undefined;
@@ -61,17 +63,17 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
       rdev: Number(stats.rdev),
     };
     if (stats.isSymbolicLink()) {
-      const target = await readlink(source, { encoding: 'buffer' });
+      const target = await limit(() => readlink(source, { encoding: 'buffer' }));
       if (!isFaithfulUtf8(target)) problems.push(`${path}: symlink target is not valid UTF-8`);
       node.symlink = target.toString('utf8');
     } else if (isRegular(node)) {
-      await access(source, constants.R_OK).catch(() =>
+      await limit(() => access(source, constants.R_OK)).catch(() =>
         problems.push(`${path}: file is not readable`),
       );
     } else if (isDirectory(node)) {
       let names: Buffer[];
       try {
-        names = await readdir(source, { encoding: 'buffer' });
+        names = await limit(() => readdir(source, { encoding: 'buffer' }));
       } catch (error) {
         problems.push(
           `${path || '/'}: directory is not readable (${(error as NodeJS.ErrnoException).code})`,
@@ -91,7 +93,7 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
       }
       accepted.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
       const children = await Promise.all(
-        accepted.map((name) => limit(() => visit(join(source, name), `${path}/${name}`))),
+        accepted.map((name) => visit(join(source, name), `${path}/${name}`)),
       );
       node.children = children.filter((child): child is TreeNode => child !== undefined);
     }
