@@ -4,10 +4,19 @@
  * files (a local repository, so neither side downloads). Goal: ucvm ≤ 1.2 × mmdebstrap.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildChannel } from '../src/build/channel.js';
+import { localRelease } from '../src/build/local-repo.js';
 import { defaultAptCacheDir } from '../src/packages/apt/index.js';
 
 const GOAL = 1.2;
@@ -44,7 +53,9 @@ function debFileName(name: string, version: string, architecture: string): strin
 }
 
 async function main(): Promise<void> {
-  const channel = process.argv.find((arg) => arg.startsWith('--channel='))?.slice('--channel='.length) ?? 'production';
+  const channel =
+    process.argv.find((arg) => arg.startsWith('--channel='))?.slice('--channel='.length) ??
+    'production';
   const work = mkdtempSync(path.join(os.tmpdir(), 'ucvm-bench-build-'));
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
   try {
@@ -67,12 +78,29 @@ async function main(): Promise<void> {
     const available = new Set(readdirSync(cache));
     const include: string[] = [];
     for (const [name, version] of Object.entries(timed.manifest.packages)) {
-      const file = [debFileName(name, version, architecture), debFileName(name, version, 'all')].find((candidate) => available.has(candidate));
-      if (file === undefined) throw new Error(`${name} ${version} is not in the apt cache ${cache}`);
+      const file = [
+        debFileName(name, version, architecture),
+        debFileName(name, version, 'all'),
+      ].find((candidate) => available.has(candidate));
+      if (file === undefined)
+        throw new Error(`${name} ${version} is not in the apt cache ${cache}`);
       copyFileSync(path.join(cache, file), path.join(mirror, 'pool', file));
-      include.push(`${name}=${version}`);
+      // mmdebstrap's merged-/usr hook installs usr-is-merged itself, after the essential set.
+      if (name !== 'usr-is-merged') include.push(`${name}=${version}`);
     }
-    writeFileSync(path.join(mirror, 'Packages'), execFileSync('dpkg-scanpackages', ['--multiversion', 'pool', '/dev/null'], { cwd: mirror, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 }));
+    const packagesText = execFileSync(
+      'dpkg-scanpackages',
+      ['--multiversion', 'pool', '/dev/null'],
+      { cwd: mirror, stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 28 },
+    ).toString();
+    const suite = timed.manifest.base.suite;
+    const index = path.join(mirror, 'dists', suite, 'main', `binary-${architecture}`);
+    mkdirSync(index, { recursive: true });
+    writeFileSync(path.join(index, 'Packages'), packagesText);
+    writeFileSync(
+      path.join(mirror, 'dists', suite, 'Release'),
+      localRelease(suite, architecture, packagesText),
+    );
 
     say('plain mmdebstrap, same package list, same files');
     const plain = path.join(work, 'plain');
@@ -87,9 +115,9 @@ async function main(): Promise<void> {
         '--hook-dir=/usr/share/mmdebstrap/hooks/maybe-merged-usr',
         `--include=${include.join(',')}`,
         '--quiet',
-        timed.manifest.base.suite,
+        suite,
         plain,
-        `deb [trusted=yes] copy://${mirror} ./`,
+        `deb [trusted=yes] copy://${mirror} ${suite} main`,
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
@@ -103,7 +131,11 @@ async function main(): Promise<void> {
       system: `${timed.manifest.system.name}-${timed.manifest.system.version}`,
       packages: Object.keys(timed.manifest.packages).length,
       machine: { nproc: os.cpus().length, node: process.version },
-      goal: { ucvmToMmdebstrap: GOAL, meaning: 'ucvm build seconds (warm cache) / plain mmdebstrap seconds, same package list and .deb files' },
+      goal: {
+        ucvmToMmdebstrap: GOAL,
+        meaning:
+          'ucvm build seconds (warm cache) / plain mmdebstrap seconds, same package list and .deb files',
+      },
       ucvm: { seconds: ucvmSeconds, tree: ucvmTree },
       mmdebstrap: { seconds: plainSeconds, tree: plainTree },
       ratio,
@@ -111,9 +143,19 @@ async function main(): Promise<void> {
     };
     const json = JSON.stringify(report, null, 2);
     mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-    writeFileSync(path.join(root, 'bench', 'results', `build-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), `${json}\n`);
+    writeFileSync(
+      path.join(
+        root,
+        'bench',
+        'results',
+        `build-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+      ),
+      `${json}\n`,
+    );
     process.stdout.write(`${json}\n`);
-    say(`ucvm ${ucvmSeconds.toFixed(1)} s, mmdebstrap ${plainSeconds.toFixed(1)} s, ratio ${ratio.toFixed(2)} (goal ≤ ${GOAL}); tree ${ucvmTree.files} files, ${(ucvmTree.bytes / 1e6).toFixed(1)} MB`);
+    say(
+      `ucvm ${ucvmSeconds.toFixed(1)} s, mmdebstrap ${plainSeconds.toFixed(1)} s, ratio ${ratio.toFixed(2)} (goal ≤ ${GOAL}); tree ${ucvmTree.files} files, ${(ucvmTree.bytes / 1e6).toFixed(1)} MB`,
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

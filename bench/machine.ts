@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+
+export interface Machine {
+  nproc: number;
+  cpuModel: string;
+  memoryMB: number;
+  node: string;
+  platform: string;
+  kernel: string;
+  /** The libuv thread pool runs zlib compression; its size bounds the parallel compressions. */
+  uvThreadpoolSize: number;
+}
+
+export async function describeMachine(): Promise<Machine> {
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: model.trim(),
+    memoryMB: Math.round(os.totalmem() / 1e6),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    kernel: os.release(),
+    uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+  };
+}
