@@ -35,44 +35,77 @@ function maskFor(options: ChunkingOptions): number {
 }
 
 /**
- * Returns the length of the next chunk at the start of `data`, or undefined if `data` is too
- * short to decide and more input may follow.
+ * Cuts a stream into chunks as it arrives, looking at every byte once. The hash of a chunk
+ * starts 32 bytes before its minimum size (a 32-bit gear hash forgets older bytes anyway);
+ * a cut falls after the first byte at or past the minimum size where the hash's low bits are
+ * zero, or at the maximum size. Every chunk but the last is at least `minSize`.
  */
-export function nextChunkLength(
-  data: Uint8Array,
-  options: ChunkingOptions,
-  final: boolean,
-): number | undefined {
-  if (data.length <= options.minSize) return final ? data.length : undefined;
-  const limit = Math.min(data.length, options.maxSize);
-  const mask = maskFor(options);
-  let hash = 0;
-  for (let i = Math.max(0, options.minSize - 32); i < limit; i++) {
-    hash = ((hash << 1) + gear[data[i]!]!) >>> 0;
-    if (i >= options.minSize && (hash & mask) === 0) return i + 1;
+export class Chunker {
+  private readonly mask: number;
+  private pending: Buffer[] = [];
+  private position = 0;
+  private hash = 0;
+
+  constructor(private readonly options: ChunkingOptions) {
+    this.mask = maskFor(options);
   }
-  if (limit === options.maxSize) return options.maxSize;
-  return final ? data.length : undefined;
+
+  /** Feeds bytes; returns the chunks completed by them. */
+  push(data: Uint8Array): Buffer[] {
+    const chunks: Buffer[] = [];
+    const { minSize, maxSize } = this.options;
+    const hashFrom = Math.max(0, minSize - 32);
+    const piece = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let start = 0;
+    let i = 0;
+    while (i < piece.length) {
+      if (this.position < hashFrom) {
+        // Bytes before the hash window cannot end a chunk: skip them.
+        const skip = Math.min(hashFrom - this.position, piece.length - i);
+        this.position += skip;
+        i += skip;
+        continue;
+      }
+      const position = this.position++;
+      this.hash = ((this.hash << 1) + gear[piece[i]!]!) >>> 0;
+      i++;
+      if ((position >= minSize && (this.hash & this.mask) === 0) || position + 1 === maxSize) {
+        this.pending.push(piece.subarray(start, i));
+        chunks.push(this.takePending());
+        start = i;
+      }
+    }
+    if (start < piece.length) this.pending.push(Buffer.from(piece.subarray(start)));
+    return chunks;
+  }
+
+  /** The rest of the stream as the last chunk, if any. */
+  finish(): Buffer[] {
+    return this.position === 0 ? [] : [this.takePending()];
+  }
+
+  private takePending(): Buffer {
+    const chunk =
+      this.pending.length === 1 ? Buffer.from(this.pending[0]!) : Buffer.concat(this.pending);
+    this.pending = [];
+    this.position = 0;
+    this.hash = 0;
+    return chunk;
+  }
 }
 
-/** Splits a stream of pieces into chunks; every chunk but the last is at least `minSize`. */
+/** Splits a stream of pieces into chunks (see Chunker). */
 export async function* chunkStream(
   pieces: AsyncIterable<Uint8Array>,
   options: ChunkingOptions,
 ): AsyncGenerator<Buffer> {
-  let pending: Buffer = Buffer.alloc(0);
-  for await (const piece of pieces) {
-    pending = pending.length === 0 ? Buffer.from(piece) : Buffer.concat([pending, piece]);
-    for (;;) {
-      const length = nextChunkLength(pending, options, false);
-      if (length === undefined) break;
-      yield pending.subarray(0, length);
-      pending = pending.subarray(length);
-    }
-  }
-  while (pending.length > 0) {
-    const length = nextChunkLength(pending, options, true)!;
-    yield pending.subarray(0, length);
-    pending = pending.subarray(length);
-  }
+  const chunker = new Chunker(options);
+  for await (const piece of pieces) yield* chunker.push(piece);
+  yield* chunker.finish();
+}
+
+/** Splits a whole buffer into chunk lengths (for tests and small inputs). */
+export function chunkLengths(data: Uint8Array, options: ChunkingOptions): number[] {
+  const chunker = new Chunker(options);
+  return [...chunker.push(data), ...chunker.finish()].map((chunk) => chunk.length);
 }

@@ -10,7 +10,7 @@ import {
 } from './flags.js';
 import { hashToHex } from '../hash.js';
 import { counterRows, countersFromRows, type Counters } from './counters.js';
-import type { CatalogEntry, Chunk, NestedCatalogRef } from './entry.js';
+import { entryKind, type CatalogEntry, type Chunk, type NestedCatalogRef } from './entry.js';
 import { baseName, NULL_PATH_HASH, parentPath, pathHash, type PathHash } from './path-hash.js';
 import { CATALOG_DDL, CATALOG_SCHEMA, CATALOG_SCHEMA_REVISION } from './schema.js';
 import { decodeXattrs, encodeXattrs } from './xattr.js';
@@ -55,6 +55,8 @@ export function writeCatalog(content: CatalogContent): Buffer {
       'INSERT INTO nested_catalogs (path, sha1, size) VALUES (?, ?, ?)',
     );
     const insertCounter = db.prepare('INSERT INTO statistics (counter, value) VALUES (?, ?)');
+    // Parents precede their children, so each directory's path hash is computed once.
+    const directoryHashes = new Map<string, PathHash>();
     db.transaction(() => {
       const { properties } = content;
       setProperty.run('schema', CATALOG_SCHEMA);
@@ -67,7 +69,12 @@ export function writeCatalog(content: CatalogContent): Buffer {
         setProperty.run('previous_revision', properties.previousRevision);
       for (const entry of content.entries) {
         const self = pathHash(entry.path);
-        const parent = entry.path === '' ? NULL_PATH_HASH : pathHash(parentPath(entry.path));
+        if (entryKind(entry) === 'directory') directoryHashes.set(entry.path, self);
+        const parentName = parentPath(entry.path);
+        const parent =
+          entry.path === ''
+            ? NULL_PATH_HASH
+            : (directoryHashes.get(parentName) ?? pathHash(parentName));
         const hardlinks = (BigInt(entry.hardlinkGroup) << 32n) | BigInt(entry.linkcount);
         insertEntry.run(
           self.high,

@@ -5,7 +5,7 @@ import { S_IFBLK, S_IFCHR, S_IFMT } from '../../cvmfs/catalog/entry.js';
 import { writeCatalog } from '../../cvmfs/catalog/sqlite.js';
 import { hashFromHex, type HashAlgorithm } from '../../cvmfs/hash.js';
 import type { CatalogRecord } from '../../reader/catalog-tree.js';
-import type { StoredContent } from './content.js';
+import type { StoredContent } from './content-pipeline.js';
 import { isDirectory, isRegular, type TreeNode } from './tree.js';
 
 export interface CatalogBuildInput {

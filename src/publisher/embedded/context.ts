@@ -176,6 +176,11 @@ export async function commitManifest(
   await context.store.replaceFile('.cvmfspublished', signManifest(manifest, keys.certificateKey));
 }
 
+/** The publisher's state cache (a SQLite file in the spool directory). */
+export function cacheFile(context: EmbeddedContext): string {
+  return join(context.spoolDir, 'state.db');
+}
+
 /** Unix seconds for a new manifest: now, but never earlier than the previous one (clients reject that). */
 export function nextTimestamp(context: EmbeddedContext, previous: number): number {
   return Math.max(Math.floor(context.now().getTime() / 1000), previous);

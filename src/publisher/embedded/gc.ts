@@ -1,6 +1,6 @@
 import { parseObjectPath } from '../../cvmfs/hash.js';
 import { reachableObjects } from '../../reader/reachable.js';
-import { openCurrent, withLock, type EmbeddedContext } from './context.js';
+import { cacheFile, openCurrent, withLock, type EmbeddedContext } from './context.js';
 import { StateCache } from './state-cache.js';
 
 export interface GcOptions {
@@ -45,15 +45,17 @@ export async function collectGarbage(
       }
       let removedObjects = 0;
       if (options.apply && unreachable.length > 0) {
-        for (const path of unreachable) {
-          await context.store.removeObject(path);
-          removedObjects++;
-        }
-        const cache = new StateCache(`${context.spoolDir}/state.db`);
+        // Forget first, delete second: a gc killed half-way must not leave the cache pointing
+        // at deleted objects (the publisher trusts the cache without checking each object).
+        const cache = new StateCache(cacheFile(context));
         try {
           cache.forgetObjects(new Set(unreachable.map((path) => parseObjectPath(path)!.hashHex)));
         } finally {
           cache.close();
+        }
+        for (const path of unreachable) {
+          await context.store.removeObject(path);
+          removedObjects++;
         }
       }
       return {

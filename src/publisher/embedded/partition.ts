@@ -102,7 +102,11 @@ export function addAutoCatalogMarkers(root: TreeNode, mountpoints: ReadonlySet<s
     const node = stack.pop()!;
     if (!isDirectory(node)) continue;
     const children = node.children ?? [];
-    if (node.path !== '' && mountpoints.has(node.path) && !children.some((child) => isRegular(child) && nameOf(child.path) === CATALOG_MARKER)) {
+    if (
+      node.path !== '' &&
+      mountpoints.has(node.path) &&
+      !children.some((child) => isRegular(child) && nameOf(child.path) === CATALOG_MARKER)
+    ) {
       for (const name of [CATALOG_MARKER, AUTO_CATALOG_MARKER]) {
         if (children.some((child) => nameOf(child.path) === name)) continue;
         children.push({
@@ -121,7 +125,9 @@ export function addAutoCatalogMarkers(root: TreeNode, mountpoints: ReadonlySet<s
           rdev: 0,
         });
       }
-      children.sort((a, b) => Buffer.compare(Buffer.from(nameOf(a.path)), Buffer.from(nameOf(b.path))));
+      children.sort((a, b) =>
+        Buffer.compare(Buffer.from(nameOf(a.path)), Buffer.from(nameOf(b.path))),
+      );
       node.children = children;
     }
     stack.push(...children);

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import pLimit from 'p-limit';
 import { automaticTagName } from '../../cvmfs/fqrn.js';
 import { HistoryDatabase, TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
 import { UcvmError } from '../../errors.js';
@@ -11,6 +10,7 @@ import { checkTagName, checkWhitelist } from './admin.js';
 import { buildCatalogs } from './catalogs.js';
 import { ContentStore, type StoredContent } from './content.js';
 import {
+  cacheFile,
   commitManifest,
   nextTimestamp,
   openCurrent,
@@ -41,7 +41,8 @@ export async function publishTree(
   const treeRoot = resolve(request.tree);
   return withLock(context, 'publish', async () => {
     const repository = await openCurrent(context);
-    const cache = new StateCache(`${context.spoolDir}/state.db`);
+    const cache = new StateCache(cacheFile(context));
+    let stopWorkers: () => Promise<void> = () => Promise.resolve();
     try {
       const keys = await loadSigningKeys(context.keys);
       await checkWhitelist(context, repository, keys.certificatePem);
@@ -51,6 +52,20 @@ export async function publishTree(
       // An existing named tag may only be "published again" with identical content: check without writing.
       const dryRun = request.dryRun === true || immutable;
 
+      const content = new ContentStore(
+        {
+          storageRoot: context.store.root,
+          algorithm: context.algorithm,
+          compression: context.compression,
+          chunking: context.chunking,
+          dryRun,
+          statePath: cacheFile(context),
+        },
+        cache,
+        progress,
+      );
+      content.start();
+      stopWorkers = () => content.close();
       context.logger.info('scanning tree', { tree: treeRoot });
       const tree = await scanTree(treeRoot, { xattrs: context.xattrs });
       const mountpoints = partitionTree(tree, context.partition);
@@ -59,24 +74,24 @@ export async function publishTree(
 
       const files = [...walkTree(tree)].filter(isRegular);
       const totalBytes = files.reduce((sum, node) => sum + node.size, 0);
-      const content = new ContentStore(
-        context.store,
-        cache,
-        {
-          algorithm: context.algorithm,
-          compression: context.compression,
-          chunking: context.chunking,
-          dryRun,
-        },
-        progress,
-      );
       progress.start('publishing', totalBytes);
-      const limit = pLimit(8);
-      const stored = await Promise.all(
-        files.map((node) => limit(async () => [node, await content.content(node)] as const)),
-      );
-      progress.stop();
-      const contents = new Map<TreeNode, StoredContent>(stored);
+      const contents = new Map<TreeNode, StoredContent>();
+      try {
+        const unchanged: Array<readonly [TreeNode, StoredContent]> = [];
+        const changed: TreeNode[] = [];
+        for (const node of files) {
+          const known = content.unchanged(node);
+          if (known === undefined) changed.push(node);
+          else unchanged.push([node, known]);
+        }
+        const stored = await Promise.all(
+          changed.map(async (node) => [node, await content.content(node)] as const),
+        );
+        for (const [node, value] of [...unchanged, ...stored]) contents.set(node, value);
+      } finally {
+        progress.stop();
+      }
+      await content.close();
 
       const previousManifest = repository.manifest;
       const previous = await describeCatalogTree(repository, previousManifest.rootCatalog, cache);
@@ -180,6 +195,7 @@ export async function publishTree(
         stats,
       };
     } finally {
+      await stopWorkers();
       cache.close();
       repository.close();
     }

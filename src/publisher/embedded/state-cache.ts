@@ -2,15 +2,28 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CatalogRecord, CatalogRecordCache } from '../../reader/catalog-tree.js';
-import type { StoredContent } from './content.js';
+import type { StoredContent } from './content-pipeline.js';
 
-/** What a regular file looked like when its content was last stored. */
-export interface FileStamp {
-  size: number;
-  mtimeNs: string;
-  ctimeNs: string;
-  ino: string;
-  dev: string;
+/**
+ * What a regular file looked like when its content was last stored: size, mtime and ctime in
+ * nanoseconds, inode and device, as one string (compared as a whole, never parsed).
+ */
+export type FileStamp = string;
+
+/** Content as a compact string: `<compression>:<hash>`, or JSON for a chunked file. */
+function encodeContent(content: StoredContent): string {
+  return content.chunks === undefined
+    ? `${content.compression}:${content.hash}`
+    : JSON.stringify(content);
+}
+
+function decodeContent(text: string): StoredContent {
+  if (text.startsWith('{')) return JSON.parse(text) as StoredContent;
+  const at = text.indexOf(':');
+  return {
+    compression: text.slice(0, at) as StoredContent['compression'],
+    hash: text.slice(at + 1),
+  };
 }
 
 /**
@@ -21,7 +34,7 @@ export interface FileStamp {
  */
 export class StateCache implements CatalogRecordCache {
   private readonly db: Database.Database;
-  private readonly files = new Map<string, { stamp: FileStamp; content: StoredContent }>();
+  private readonly files = new Map<string, { stamp: FileStamp; content: string }>();
   private readonly pendingFiles = new Map<string, { stamp: FileStamp; content: StoredContent }>();
   private readonly pendingContents = new Map<string, StoredContent>();
   private readonly pendingCatalogs: CatalogRecord[] = [];
@@ -31,7 +44,7 @@ export class StateCache implements CatalogRecordCache {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS files (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS file_stamps (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
     `);
@@ -41,32 +54,19 @@ export class StateCache implements CatalogRecordCache {
   loadTree(sourceRoot: string): void {
     const rows = this.db
       .prepare(
-        'SELECT source, stamp, content FROM files WHERE source = ? OR (source >= ? AND source < ?)',
+        'SELECT source, stamp, content FROM file_stamps WHERE source = ? OR (source >= ? AND source < ?)',
       )
       .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<{
       source: string;
       stamp: string;
       content: string;
     }>;
-    for (const row of rows) {
-      this.files.set(row.source, {
-        stamp: JSON.parse(row.stamp) as FileStamp,
-        content: JSON.parse(row.content) as StoredContent,
-      });
-    }
+    for (const row of rows) this.files.set(row.source, { stamp: row.stamp, content: row.content });
   }
 
   fileContent(source: string, stamp: FileStamp): StoredContent | undefined {
     const known = this.files.get(source);
-    if (known === undefined) return undefined;
-    const s = known.stamp;
-    const same =
-      s.size === stamp.size &&
-      s.mtimeNs === stamp.mtimeNs &&
-      s.ctimeNs === stamp.ctimeNs &&
-      s.ino === stamp.ino &&
-      s.dev === stamp.dev;
-    return same ? known.content : undefined;
+    return known?.stamp === stamp ? decodeContent(known.content) : undefined;
   }
 
   rememberFile(source: string, stamp: FileStamp, content: StoredContent): void {
@@ -102,7 +102,7 @@ export class StateCache implements CatalogRecordCache {
   /** Writes what this run learned; called only after the publish succeeded. */
   commit(): void {
     const putFile = this.db.prepare(
-      'INSERT OR REPLACE INTO files (source, stamp, content) VALUES (?, ?, ?)',
+      'INSERT OR REPLACE INTO file_stamps (source, stamp, content) VALUES (?, ?, ?)',
     );
     const putContent = this.db.prepare(
       'INSERT OR REPLACE INTO contents (raw, content) VALUES (?, ?)',
@@ -112,7 +112,7 @@ export class StateCache implements CatalogRecordCache {
     );
     this.db.transaction(() => {
       for (const [source, { stamp, content }] of this.pendingFiles)
-        putFile.run(source, JSON.stringify(stamp), JSON.stringify(content));
+        putFile.run(source, stamp, encodeContent(content));
       for (const [raw, content] of this.pendingContents)
         putContent.run(raw, JSON.stringify(content));
       for (const record of this.pendingCatalogs)
@@ -132,12 +132,12 @@ export class StateCache implements CatalogRecordCache {
       }>;
       const del = this.db.prepare(`DELETE FROM ${table} WHERE ${key} = ?`);
       for (const row of rows) {
-        const content = JSON.parse(row.content) as StoredContent;
+        const content = decodeContent(row.content);
         if (storedObjectHashes(content).some((hash) => removed.has(hash))) del.run(row.k);
       }
     };
     this.db.transaction(() => {
-      drop('files', 'source');
+      drop('file_stamps', 'source');
       drop('contents', 'raw');
       const del = this.db.prepare('DELETE FROM catalogs WHERE hash = ?');
       for (const hash of removed) del.run(hash);
