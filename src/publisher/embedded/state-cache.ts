@@ -73,16 +73,6 @@ export class StateCache implements CatalogRecordCache {
     this.pendingFiles.set(source, { stamp, content });
   }
 
-  rawContent(rawKey: string): StoredContent | undefined {
-    const pending = this.pendingContents.get(rawKey);
-    if (pending !== undefined) return pending;
-    const row = this.db
-      .prepare('SELECT content FROM contents WHERE raw = ?')
-      .pluck()
-      .get(rawKey) as string | undefined;
-    return row === undefined ? undefined : (JSON.parse(row) as StoredContent);
-  }
-
   rememberRawContent(rawKey: string, content: StoredContent): void {
     this.pendingContents.set(rawKey, content);
   }
