@@ -124,6 +124,35 @@ describe.skipIf(client === undefined)(
       }
     });
 
+    it('mounts a freshly initialized, empty repository', async () => {
+      const empty = await makeRepo({ base: path.join(work, 'empty') });
+      const emptyServer = await serveInChild([empty.storage]);
+      try {
+        const mount = await mountRepository(client!, {
+          work,
+          baseUrl: `${emptyServer.url}/${fqrn}`,
+          fqrn,
+          publicKey: path.join(empty.keys, `${fqrn}.pub`),
+          name: 'empty',
+        });
+        try {
+          expect(readdirSync(mount.dir)).toEqual([]);
+          expect(
+            execFileSync('getfattr', [
+              '--only-values',
+              '-n',
+              'user.revision',
+              mount.dir,
+            ]).toString(),
+          ).toBe('1');
+        } finally {
+          mount.unmount();
+        }
+      } finally {
+        await emptyServer.close();
+      }
+    });
+
     it.skipIf(client?.swissknife === undefined)(
       'passes cvmfs_swissknife check for trunk and every tag',
       async () => {
