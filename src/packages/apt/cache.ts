@@ -10,6 +10,8 @@ import { sha256File } from './fetch.js';
  *
  * - `indices/SHA256/<hash>`: Packages files as published (compressed), named by their SHA256, so an
  *   index that did not change between two Release files is never downloaded twice;
+ * - `indices/parsed/<hash>.v<format>`: the same index uncompressed and parsed (see
+ *   `parsed-cache.ts`), so an unchanged index is neither decompressed nor parsed again;
  * - `releases/<source>/`: the last verified InRelease (or Release + Release.gpg) of each source,
  *   for offline runs;
  * - `debs/<name>_<version>_<arch>.deb`: package files, verified when downloaded.
@@ -19,6 +21,8 @@ import { sha256File } from './fetch.js';
 export interface AptCache {
   readonly dir: string;
   indexFile(sha256: string): string;
+  /** The parsed form of the index file with this SHA256, in a given format version. */
+  parsedIndexFile(sha256: string, format: number): string;
   releaseDir(uri: string, suite: string): string;
   debFile(ref: PackageRef): string;
 }
@@ -42,6 +46,9 @@ export function createAptCache(dir: string): AptCache {
     dir,
     indexFile(sha256) {
       return path.join(dir, 'indices', 'SHA256', sha256.toLowerCase());
+    },
+    parsedIndexFile(sha256, format) {
+      return path.join(dir, 'indices', 'parsed', `${sha256.toLowerCase()}.v${format}`);
     },
     releaseDir(uri, suite) {
       const readable = `${uri}_${suite}`

@@ -11,7 +11,8 @@ import {
   verifyError,
   type TransferStats,
 } from './fetch.js';
-import { loadPackages, loadRelease, type LoadContext } from './indices.js';
+import type { LoadContext } from './context.js';
+import { loadPackages, loadRelease, prefetchPackages } from './indices.js';
 import { archiveRoot, createPackageIndex } from './packages.js';
 import type { Compression } from './release.js';
 import { readAptSources, type SourceEntry } from './sources.js';
@@ -76,9 +77,10 @@ export function createAptSource(options: AptSourceOptions): AptSource {
         },
       );
     }
-    const compressions: Compression[] = (await hasCommand('xz'))
-      ? ['xz', 'gz', 'none']
-      : ['gz', 'none'];
+    // Only needed to decompress a new index: checked while the rest goes on.
+    const compressions = hasCommand('xz').then((xz): Compression[] =>
+      xz ? ['xz', 'gz', 'none'] : ['gz', 'none'],
+    );
     const ctx: LoadContext = {
       cache,
       stats,
@@ -88,6 +90,7 @@ export function createAptSource(options: AptSourceOptions): AptSource {
       now: options.now?.() ?? new Date(),
       checkValidUntil: options.checkValidUntil ?? true,
       compressions,
+      prefetched: new Map(),
     };
     const perSource = await Promise.all(
       sources.map(async (source) => {
@@ -98,7 +101,9 @@ export function createAptSource(options: AptSourceOptions): AptSource {
           });
           return [];
         }
+        const prefetch = prefetchPackages(source, options.architecture, ctx);
         const release = await loadRelease(source, ctx);
+        await prefetch;
         return loadPackages(source, release, options.architecture, ctx);
       }),
     );

@@ -1,24 +1,12 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { isUcvmError, UcvmError } from '../../errors.js';
-import { run } from '../../exec/index.js';
-import type { Logger } from '../../log.js';
+import { UcvmError } from '../../errors.js';
 import type { PackageRecord } from '../package-source.js';
-import { cachedFileMatches, type AptCache } from './cache.js';
+import { offlineError, type LoadContext } from './context.js';
+import { fetchOptional, joinUrl, readOptional, writeAtomic } from './fetch.js';
+import { loadTable, prefetchTables } from './index-files.js';
+import { tableRecords } from './package-table.js';
 import {
-  downloadVerified,
-  fetchOptional,
-  joinUrl,
-  readOptional,
-  verifyError,
-  writeAtomic,
-  type TransferStats,
-} from './fetch.js';
-import { parsePackages } from './packages.js';
-import {
-  byHashPath,
   checkValidUntil,
   packagesCandidates,
   parseRelease,
@@ -28,25 +16,6 @@ import {
 } from './release.js';
 import { verifyReleaseSignature } from './signature.js';
 import type { SourceEntry } from './sources.js';
-
-/** What loading one source's indices needs. */
-export interface LoadContext {
-  cache: AptCache;
-  stats: TransferStats;
-  logger: Logger;
-  rootDir: string;
-  offline: boolean;
-  now: Date;
-  checkValidUntil: boolean;
-  /** Index compressions to use, best first (`xz` only when the xz program exists). */
-  compressions: readonly Compression[];
-}
-
-function offlineError(what: string): UcvmError {
-  return new UcvmError('PACKAGE_MISSING', `${what} is not in the apt cache (offline)`, {
-    details: 'Run once with network access to fill the cache, or drop --offline.',
-  });
-}
 
 interface SignedRelease {
   url: string;
@@ -123,80 +92,6 @@ export async function loadRelease(source: SourceEntry, ctx: LoadContext): Promis
   return release;
 }
 
-async function decompress(file: string, compression: Compression): Promise<string> {
-  if (compression === 'xz') {
-    // Through a file, not a pipe: Debian's main index is ~50 MB, half of execa's output buffer limit.
-    const work = await mkdtemp(path.join(os.tmpdir(), 'ucvm-xz-'));
-    try {
-      const out = path.join(work, 'Packages');
-      await run('sh', ['-c', 'exec xz -dc -- "$1" > "$2"', 'sh', file, out]);
-      return await readFile(out, 'utf8');
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
-  }
-  const data = await readFile(file);
-  return (compression === 'gz' ? gunzipSync(data) : data).toString('utf8');
-}
-
-/** Gets one verified Packages file into the cache, trying each listed compression. */
-async function fetchIndex(
-  source: SourceEntry,
-  release: Release,
-  candidates: readonly IndexCandidate[],
-  ctx: LoadContext,
-): Promise<IndexCandidate & { file: string }> {
-  const base = joinUrl(source.uri, `dists/${source.suite}`);
-  for (const candidate of candidates) {
-    const file = ctx.cache.indexFile(candidate.sha256);
-    if (await cachedFileMatches(file, candidate, true)) {
-      ctx.stats.cacheHits += 1;
-      return { ...candidate, file };
-    }
-  }
-  if (ctx.offline) throw offlineError(`${base}/${candidates[0]?.path ?? 'Packages'}`);
-  // Like apt, a file that is missing or does not verify makes us try the next listed variant;
-  // only when none verifies is the first mismatch reported.
-  let mismatch: UcvmError | undefined;
-  for (const candidate of candidates) {
-    const file = ctx.cache.indexFile(candidate.sha256);
-    const expected = {
-      ...candidate,
-      describe: (problem: string) =>
-        verifyError(
-          `${base}/${candidate.path}`,
-          problem,
-          'The index does not match the signed Release file: the mirror is inconsistent or the file was tampered with.',
-        ),
-    };
-    const urls = release.acquireByHash
-      ? [`${base}/${byHashPath(candidate)}`, `${base}/${candidate.path}`]
-      : [`${base}/${candidate.path}`];
-    for (const url of urls) {
-      ctx.logger.debug('downloading apt index', { url });
-      try {
-        if (await downloadVerified(url, file, expected, ctx.stats)) return { ...candidate, file };
-      } catch (error) {
-        if (!isUcvmError(error, 'PACKAGE_VERIFY')) throw error;
-        ctx.logger.warn('apt index does not match its Release file', {
-          url,
-          problem: error.message,
-        });
-        mismatch ??= error;
-        break;
-      }
-    }
-  }
-  if (mismatch !== undefined) throw mismatch;
-  throw new UcvmError(
-    'HTTP_FAILED',
-    `${base}: no Packages file listed in Release could be downloaded`,
-    {
-      details: `Tried ${candidates.map((candidate) => candidate.path).join(', ')}.`,
-    },
-  );
-}
-
 /**
  * As apt: binary-all is read only when the Release names `all` among its architectures (or names
  * none) and does not say `No-Support-for-Architecture-all: Packages`. Some archives list
@@ -210,6 +105,66 @@ function readsBinaryAll(release: Release, component: string): boolean {
   );
 }
 
+/** Every compression, best first: a cached parsed index made from any listed variant will do. */
+const allCompressions: readonly Compression[] = ['xz', 'gz', 'none'];
+
+interface IndexList {
+  component: string;
+  arch: string;
+  /** The listed variants of the index, best first; empty if the Release lists none. */
+  candidates: IndexCandidate[];
+}
+
+/** The Packages indices of one source to read for `architecture` (and `all`), in order. */
+function indexLists(source: SourceEntry, release: Release, architecture: string): IndexList[] {
+  const lists: IndexList[] = [];
+  for (const component of source.components) {
+    const arches = [architecture];
+    if (architecture !== 'all' && readsBinaryAll(release, component)) arches.push('all');
+    for (const arch of arches)
+      lists.push({
+        component,
+        arch,
+        candidates: packagesCandidates(release, component, arch, allCompressions),
+      });
+  }
+  return lists;
+}
+
+/** The text of a clearsigned InRelease, not verified; a plain Release as it is. */
+function unverifiedText(data: string): string {
+  const begin = data.indexOf('-----BEGIN PGP SIGNED MESSAGE-----');
+  if (begin < 0) return data;
+  const start = data.indexOf('\n\n', begin);
+  const end = data.indexOf('\n-----BEGIN PGP SIGNATURE-----', start);
+  if (start < 0 || end < 0) return '';
+  return data.slice(start + 2, end).replace(/^- /gm, '');
+}
+
+/**
+ * Starts reading the parsed indices that the source's last verified Release named, while its
+ * current Release is downloaded and verified: most often they are the same. Only a hint; what
+ * is used is decided by the verified Release alone.
+ */
+export async function prefetchPackages(
+  source: SourceEntry,
+  architecture: string,
+  ctx: LoadContext,
+): Promise<void> {
+  const dir = ctx.cache.releaseDir(source.uri, source.suite);
+  try {
+    const data =
+      (await readOptional(path.join(dir, 'InRelease'))) ??
+      (await readOptional(path.join(dir, 'Release')));
+    if (data === undefined) return;
+    const release = parseRelease(unverifiedText(data.toString('utf8')), dir);
+    for (const list of indexLists(source, release, architecture))
+      prefetchTables(list.candidates, ctx);
+  } catch {
+    // No usable hint: the indices are read after verification.
+  }
+}
+
 /** The verified package records of one source for `architecture` (and `all`), in source order. */
 export async function loadPackages(
   source: SourceEntry,
@@ -218,32 +173,27 @@ export async function loadPackages(
   ctx: LoadContext,
 ): Promise<PackageRecord[]> {
   const records: PackageRecord[] = [];
-  for (const component of source.components) {
-    const arches = [architecture];
-    if (architecture !== 'all' && readsBinaryAll(release, component)) arches.push('all');
-    for (const arch of arches) {
-      const candidates = packagesCandidates(release, component, arch, ctx.compressions);
-      if (candidates.length === 0) {
-        if (arch === architecture)
-          ctx.logger.warn('apt source has no index for component', {
-            uri: source.uri,
-            suite: source.suite,
-            component,
-            arch,
-          });
-        continue;
-      }
-      const index = await fetchIndex(source, release, candidates, ctx);
-      const origin = `${source.uri} ${source.suite}/${component}`;
-      const parsed = parsePackages(await decompress(index.file, index.compression), origin);
-      if (parsed.skipped > 0)
-        ctx.logger.warn('apt index has unusable stanzas', { origin, skipped: parsed.skipped });
-      records.push(
-        ...parsed.records.filter(
-          (record) => record.architecture === architecture || record.architecture === 'all',
-        ),
-      );
+  for (const { component, arch, candidates } of indexLists(source, release, architecture)) {
+    if (candidates.length === 0) {
+      if (arch === architecture)
+        ctx.logger.warn('apt source has no index for component', {
+          uri: source.uri,
+          suite: source.suite,
+          component,
+          arch,
+        });
+      continue;
     }
+    const table = await loadTable(source, release, candidates, ctx);
+    const origin = `${source.uri} ${source.suite}/${component}`;
+    if (table.skipped > 0)
+      ctx.logger.warn('apt index has unusable stanzas', { origin, skipped: table.skipped });
+    for (const record of tableRecords(
+      table,
+      origin,
+      (found) => found === architecture || found === 'all',
+    ))
+      records.push(record);
   }
   return records;
 }

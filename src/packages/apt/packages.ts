@@ -9,39 +9,45 @@ export interface ParsedPackages {
   skipped: number;
 }
 
+/** The fields of a Packages stanza that ucvm needs to find, fetch and verify a package. */
+export interface KeyFields {
+  name: string;
+  version: string;
+  architecture: string;
+  filename: string;
+  size: number;
+  sha256: string;
+}
+
+/** The key fields of a stanza (`get` is a case-insensitive lookup), or undefined if one is unusable. */
+export function keyFields(get: (name: string) => string | undefined): KeyFields | undefined {
+  const name = get('Package')?.trim();
+  const version = get('Version')?.trim();
+  const architecture = get('Architecture')?.trim();
+  const filename = get('Filename')?.trim();
+  const size = Number(get('Size')?.trim() ?? Number.NaN);
+  const sha256 = get('SHA256')?.trim().toLowerCase();
+  if (
+    !name ||
+    !version ||
+    !architecture ||
+    !filename ||
+    !Number.isSafeInteger(size) ||
+    !sha256 ||
+    !/^[0-9a-f]{64}$/.test(sha256)
+  )
+    return undefined;
+  return { name, version, architecture, filename, size, sha256 };
+}
+
 /** Parses a Packages index into records; `origin` is stored on each (`<uri> <suite>/<component>`). */
 export function parsePackages(text: string, origin: string): ParsedPackages {
   const records: PackageRecord[] = [];
   let skipped = 0;
   for (const paragraph of parseControl(text)) {
-    const name = paragraph.get('Package')?.trim();
-    const version = paragraph.get('Version')?.trim();
-    const architecture = paragraph.get('Architecture')?.trim();
-    const filename = paragraph.get('Filename')?.trim();
-    const size = Number(paragraph.get('Size')?.trim() ?? Number.NaN);
-    const sha256 = paragraph.get('SHA256')?.trim().toLowerCase();
-    if (
-      !name ||
-      !version ||
-      !architecture ||
-      !filename ||
-      !Number.isSafeInteger(size) ||
-      !sha256 ||
-      !/^[0-9a-f]{64}$/.test(sha256)
-    ) {
-      skipped += 1;
-      continue;
-    }
-    records.push({
-      name,
-      version,
-      architecture,
-      fields: paragraph.fields,
-      filename,
-      size,
-      sha256,
-      origin,
-    });
+    const key = keyFields((name) => paragraph.get(name));
+    if (key === undefined) skipped += 1;
+    else records.push({ ...key, fields: paragraph.fields, origin });
   }
   return { records, skipped };
 }
@@ -58,17 +64,14 @@ export function archiveRoot(record: PackageRecord): string {
  */
 export function createPackageIndex(records: Iterable<PackageRecord>): PackageIndex {
   const byName = new Map<string, PackageRecord[]>();
-  const seen = new Set<string>();
   for (const record of records) {
-    const key = `${record.name}\0${record.version}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
     const list = byName.get(record.name);
     if (list === undefined) byName.set(record.name, [record]);
-    else list.push(record);
+    // A name has a handful of versions: a scan is cheaper than a set of name-version keys.
+    else if (!list.some((other) => other.version === record.version)) list.push(record);
   }
   for (const list of byName.values())
-    list.sort((a, b) => compareDebianVersions(b.version, a.version));
+    if (list.length > 1) list.sort((a, b) => compareDebianVersions(b.version, a.version));
   return {
     versions(name) {
       return byName.get(name) ?? [];

@@ -199,10 +199,70 @@ export function formatControl(paragraphs: ControlParagraph | readonly ControlPar
 }
 
 /**
- * Case-insensitive lookup in a plain field map such as `PackageRecord.fields` (the exact name
- * is tried first, as indices use the canonical spelling).
+ * The fields of one paragraph, parsed from its text on first use: for large indices, where most
+ * paragraphs are never read. A subclass supplies the text (which must be one paragraph that
+ * `parseControl` accepts, else the first use throws PACKAGE_VERIFY) and may say which fields the
+ * paragraph cannot have, so that `getField` answers a miss without parsing.
  */
-export function getField(fields: ReadonlyMap<string, string>, name: string): string | undefined {
+export abstract class LazyFields implements ReadonlyMap<string, string> {
+  #fields: ReadonlyMap<string, string> | undefined;
+
+  /** The paragraph's deb822 text; asked once, on first use. */
+  protected abstract paragraphText(): string;
+
+  /** False only if the paragraph has no field `name` in any case. */
+  protected mayHaveField(_name: string): boolean {
+    return true;
+  }
+
+  #parsed(): ReadonlyMap<string, string> {
+    this.#fields ??= parseControl(this.paragraphText())[0]?.fields ?? new Map<string, string>();
+    return this.#fields;
+  }
+
+  get size(): number {
+    return this.#parsed().size;
+  }
+
+  get(name: string): string | undefined {
+    return this.#parsed().get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#parsed().has(name);
+  }
+
+  forEach(
+    callback: (value: string, key: string, map: ReadonlyMap<string, string>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [key, value] of this.#parsed()) callback.call(thisArg, value, key, this);
+  }
+
+  entries(): MapIterator<[string, string]> {
+    return this.#parsed().entries();
+  }
+
+  keys(): MapIterator<string> {
+    return this.#parsed().keys();
+  }
+
+  values(): MapIterator<string> {
+    return this.#parsed().values();
+  }
+
+  [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.#parsed().entries();
+  }
+
+  /** `getField` on these fields. */
+  lookup(name: string): string | undefined {
+    if (this.#fields === undefined && !this.mayHaveField(name)) return undefined;
+    return lookupIn(this.#parsed(), name);
+  }
+}
+
+function lookupIn(fields: ReadonlyMap<string, string>, name: string): string | undefined {
   const exact = fields.get(name);
   if (exact !== undefined) return exact;
   const lower = name.toLowerCase();
@@ -210,4 +270,12 @@ export function getField(fields: ReadonlyMap<string, string>, name: string): str
     if (key.length === lower.length && key.toLowerCase() === lower) return value;
   }
   return undefined;
+}
+
+/**
+ * Case-insensitive lookup in a plain field map such as `PackageRecord.fields` (the exact name
+ * is tried first, as indices use the canonical spelling).
+ */
+export function getField(fields: ReadonlyMap<string, string>, name: string): string | undefined {
+  return fields instanceof LazyFields ? fields.lookup(name) : lookupIn(fields, name);
 }

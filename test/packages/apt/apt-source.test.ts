@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { isUcvmError, type UcvmError } from '../../../src/errors.js';
 import { run } from '../../../src/exec/index.js';
+import { silentLogger } from '../../../src/log.js';
 import { createAptSource } from '../../../src/packages/apt/index.js';
 import { buildAptRepo, sourceFor, type AptRepoSpec } from '../../helpers/apt-repo.js';
 import type { DebSpec } from '../../helpers/deb-fixtures.js';
@@ -95,6 +96,41 @@ describe('createAptSource over HTTP', () => {
     expect(await offline.fetch(cached)).toBe(debPath);
     expect(requestsOf(server)).toEqual([]);
     expect(offline.stats().downloads).toBe(0);
+  });
+
+  it('keeps parsed indices, and parses again when a stored one is corrupt', async () => {
+    const { source } = await served();
+    const cacheDir = await tmpdir();
+    const first = createAptSource({ cacheDir, architecture: 'amd64', sources: [source] });
+    const expected = [...(await first.index()).all()].map((r) => `${r.name}=${r.version}`);
+    const parsedDir = path.join(cacheDir, 'indices', 'parsed');
+    const stored = await readdir(parsedDir);
+    expect(stored.length).toBeGreaterThan(0);
+
+    for (const name of stored) {
+      const file = path.join(parsedDir, name);
+      const bytes = await readFile(file);
+      bytes[bytes.length - 40] = (bytes[bytes.length - 40] ?? 0) ^ 0xff;
+      await writeFile(file, bytes);
+    }
+    const warnings: unknown[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (message: string, meta?: unknown) => warnings.push({ message, meta }),
+    };
+    const second = createAptSource({ cacheDir, architecture: 'amd64', sources: [source], logger });
+    const again = [...(await second.index()).all()].map((r) => `${r.name}=${r.version}`);
+    expect(again).toEqual(expected);
+    expect(warnings).toContainEqual({
+      message: 'parsed apt index cache is unusable; parsing again',
+      meta: { file: expect.stringContaining(parsedDir) as unknown, reason: 'checksum mismatch' },
+    });
+
+    // Stored again: a third run reads it without complaint.
+    warnings.length = 0;
+    const third = createAptSource({ cacheDir, architecture: 'amd64', sources: [source], logger });
+    expect([...(await third.index()).all()].map((r) => `${r.name}=${r.version}`)).toEqual(expected);
+    expect(warnings).toEqual([]);
   });
 
   it('fetches a verified .deb that dpkg-deb can read', async () => {
