@@ -37,13 +37,24 @@ export { reachableObjects } from './reader/reachable.js';
 export { serveRepositories } from './serve/index.js';
 
 // Keys.
-export { createKeys, keyPaths, loadSigningKeys, loadMasterKey, loadPublicKey } from './keys/index.js';
+export {
+  createKeys,
+  keyPaths,
+  loadSigningKeys,
+  loadMasterKey,
+  loadPublicKey,
+} from './keys/index.js';
 
 // Manifests, pipeline configuration, packages and the template build.
 export * as manifest from './manifest/index.js';
 export * as pipeline from './pipeline/index.js';
 export * as debian from './packages/debian/index.js';
-export type { PackageSource, PackageIndex, PackageRecord, PackageRef } from './packages/package-source.js';
+export type {
+  PackageSource,
+  PackageIndex,
+  PackageRecord,
+  PackageRef,
+} from './packages/package-source.js';
 export { createAptSource } from './packages/apt/index.js';
 export { createPool, createFallbackSource } from './packages/pool/index.js';
 export { buildTemplate, buildMetaPackage } from './build/index.js';

@@ -40,6 +40,8 @@ export interface PublishStats {
   bytesWritten: number;
   catalogsWritten: number;
   catalogsReused: number;
+  /** Of the catalogs written, how many were patched from their previous version (changed rows only). */
+  catalogsPatched: number;
   seconds: number;
 }
 

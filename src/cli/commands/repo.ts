@@ -85,7 +85,7 @@ export function registerRepoCommands(program: Command): void {
             `  root catalog  ${result.rootHash}`,
             `  files         ${s.files} (${(s.bytes / 1e6).toFixed(1)} MB): ${s.unchangedFiles} unchanged, ${s.knownContent} known content`,
             `  objects       ${s.objectsWritten} written (${(s.bytesWritten / 1e6).toFixed(1)} MB)`,
-            `  catalogs      ${s.catalogsWritten} written, ${s.catalogsReused} reused`,
+            `  catalogs      ${s.catalogsWritten} written (${s.catalogsPatched} patched), ${s.catalogsReused} reused`,
             `  time          ${s.seconds.toFixed(1)} s`,
           ].join('\n'),
         );

@@ -5,6 +5,27 @@ import { encodeFlags } from './flags.js';
 import { encodeXattrs } from './xattr.js';
 
 /**
+ * One entry as a line of the tree digest: every field a catalog row holds, so that two entries
+ * with the same line have the same row (a patched catalog rewrites only rows whose line changed).
+ * Starts with the path and a NUL.
+ */
+export function entryLine(entry: CatalogEntry): string {
+  const xattr =
+    entry.xattrs === undefined ? '' : (encodeXattrs(entry.xattrs)?.toString('hex') ?? '');
+  const chunks =
+    entry.chunks === undefined
+      ? ''
+      : entry.chunks.map((c) => `${c.offset}+${c.size}=${hashToHex(c.hash)}`).join(',');
+  const hash = entry.hash === undefined ? '' : hashToHex(entry.hash);
+  return `${entry.path}\0${entry.mode}\0${entry.size}\0${entry.mtime}\0${entry.mtimeNs ?? ''}\0${entry.uid}\0${entry.gid}\0${entry.hardlinkGroup}\0${entry.linkcount}\0${hash}\0${encodeFlags(entry)}\0${entry.symlink}\0${xattr}\0${chunks}\n`;
+}
+
+/** The path an `entryLine` starts with. */
+export function linePath(line: string): string {
+  return line.slice(0, line.indexOf('\0'));
+}
+
+/**
  * A digest of what a catalog *says* (its entries and chunks), independent of its revision,
  * timestamps and of the hashes of its children's catalog objects. Two catalogs with the same
  * content digest describe the same files, so an unchanged subtree can keep its catalog object.
@@ -15,33 +36,17 @@ export function catalogTreeDigest(
   entries: readonly CatalogEntry[],
   childDigests: ReadonlyMap<string, string>,
 ): string {
+  return digestOfLines(entries.map(entryLine), childDigests);
+}
+
+/** `catalogTreeDigest` of entries already turned into lines. */
+export function digestOfLines(
+  lines: readonly string[],
+  childDigests: ReadonlyMap<string, string>,
+): string {
+  // One update over all lines: per-entry updates cost more than the hashing itself.
   const hasher = createHash('sha1');
-  for (const entry of entries) {
-    const xattr =
-      entry.xattrs === undefined ? '' : (encodeXattrs(entry.xattrs)?.toString('hex') ?? '');
-    const chunks = (entry.chunks ?? [])
-      .map((c) => `${c.offset}+${c.size}=${hashToHex(c.hash)}`)
-      .join(',');
-    hasher.update(
-      [
-        entry.path,
-        entry.mode,
-        entry.size,
-        entry.mtime,
-        entry.mtimeNs ?? '',
-        entry.uid,
-        entry.gid,
-        entry.hardlinkGroup,
-        entry.linkcount,
-        entry.hash === undefined ? '' : hashToHex(entry.hash),
-        encodeFlags(entry),
-        entry.symlink,
-        xattr,
-        chunks,
-      ].join('\0'),
-    );
-    hasher.update('\n');
-  }
+  hasher.update(lines.join(''));
   for (const [path, digest] of [...childDigests].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     hasher.update(`nested\0${path}\0${digest}\n`);
   }

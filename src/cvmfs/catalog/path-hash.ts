@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A path hash split as the catalog stores it: two little-endian signed 64-bit halves of its MD5. */
 export interface PathHash {
@@ -7,7 +7,7 @@ export interface PathHash {
 }
 
 export function pathHash(path: string): PathHash {
-  const digest = createHash('md5').update(path, 'utf8').digest();
+  const digest = hash('md5', path, 'buffer');
   return { high: digest.readBigInt64LE(0), low: digest.readBigInt64LE(8) };
 }
 

@@ -39,73 +39,162 @@ function splitHardlinks(value: bigint): { group: number; linkcount: number } {
   return { group: Number(value >> 32n), linkcount: Number(value & 0xffffffffn) };
 }
 
+const ROW_COLUMNS =
+  'md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr';
+
+/** The values of one `catalog` row, in `ROW_COLUMNS` order. */
+function rowValues(entry: CatalogEntry, self: PathHash, parent: PathHash): unknown[] {
+  return [
+    self.high,
+    self.low,
+    parent.high,
+    parent.low,
+    hardlinksField(entry.hardlinkGroup, entry.linkcount),
+    entry.hash?.digest ?? null,
+    entry.size,
+    entry.mode,
+    entry.mtime,
+    entry.mtimeNs ?? null,
+    encodeFlags(entry),
+    entry.path === '' ? '' : baseName(entry.path),
+    entry.symlink,
+    entry.uid,
+    entry.gid,
+    entry.xattrs === undefined ? null : (encodeXattrs(entry.xattrs) ?? null),
+  ];
+}
+
+function parentHash(path: string): PathHash {
+  return path === '' ? NULL_PATH_HASH : pathHash(parentPath(path));
+}
+
+/** Properties, nested catalogs and statistics: what every revision of a catalog rewrites. */
+function writeCatalogTables(
+  db: Database.Database,
+  content: Pick<CatalogContent, 'mountpoint' | 'nested' | 'properties' | 'counters'>,
+): void {
+  const { properties } = content;
+  db.exec("DELETE FROM properties WHERE key IN ('TTL', 'previous_revision')");
+  db.exec('DELETE FROM nested_catalogs');
+  const setProperty = db.prepare('INSERT OR REPLACE INTO properties (key, value) VALUES (?, ?)');
+  setProperty.run('schema', CATALOG_SCHEMA);
+  setProperty.run('schema_revision', String(CATALOG_SCHEMA_REVISION));
+  setProperty.run('revision', String(properties.revision));
+  setProperty.run('last_modified', String(properties.lastModified));
+  if (properties.ttl !== undefined) setProperty.run('TTL', String(properties.ttl));
+  if (content.mountpoint !== '') setProperty.run('root_prefix', content.mountpoint);
+  if (properties.previousRevision !== undefined)
+    setProperty.run('previous_revision', properties.previousRevision);
+  const insertNested = db.prepare(
+    'INSERT INTO nested_catalogs (path, sha1, size) VALUES (?, ?, ?)',
+  );
+  for (const nested of content.nested) insertNested.run(nested.path, nested.hashHex, nested.size);
+  const setCounter = db.prepare('INSERT OR REPLACE INTO statistics (counter, value) VALUES (?, ?)');
+  for (const [counter, value] of counterRows(content.counters)) setCounter.run(counter, value);
+}
+
 /** Builds the uncompressed SQLite file of one catalog. */
 export function writeCatalog(content: CatalogContent): Buffer {
   const db = new Database(':memory:');
   try {
     db.exec(CATALOG_DDL);
-    const setProperty = db.prepare('INSERT INTO properties (key, value) VALUES (?, ?)');
     const insertEntry = db.prepare(
-      'INSERT INTO catalog (md5path_1, md5path_2, parent_1, parent_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO catalog (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertChunk = db.prepare(
       'INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)',
     );
-    const insertNested = db.prepare(
-      'INSERT INTO nested_catalogs (path, sha1, size) VALUES (?, ?, ?)',
-    );
-    const insertCounter = db.prepare('INSERT INTO statistics (counter, value) VALUES (?, ?)');
     // Parents precede their children, so each directory's path hash is computed once.
     const directoryHashes = new Map<string, PathHash>();
     db.transaction(() => {
-      const { properties } = content;
-      setProperty.run('schema', CATALOG_SCHEMA);
-      setProperty.run('schema_revision', String(CATALOG_SCHEMA_REVISION));
-      setProperty.run('revision', String(properties.revision));
-      setProperty.run('last_modified', String(properties.lastModified));
-      if (properties.ttl !== undefined) setProperty.run('TTL', String(properties.ttl));
-      if (content.mountpoint !== '') setProperty.run('root_prefix', content.mountpoint);
-      if (properties.previousRevision !== undefined)
-        setProperty.run('previous_revision', properties.previousRevision);
+      writeCatalogTables(db, content);
       for (const entry of content.entries) {
         const self = pathHash(entry.path);
         if (entryKind(entry) === 'directory') directoryHashes.set(entry.path, self);
-        const parentName = parentPath(entry.path);
         const parent =
           entry.path === ''
             ? NULL_PATH_HASH
-            : (directoryHashes.get(parentName) ?? pathHash(parentName));
-        const hardlinks = (BigInt(entry.hardlinkGroup) << 32n) | BigInt(entry.linkcount);
-        insertEntry.run(
-          self.high,
-          self.low,
-          parent.high,
-          parent.low,
-          hardlinks,
-          entry.hash?.digest ?? null,
-          entry.size,
-          entry.mode,
-          entry.mtime,
-          entry.mtimeNs ?? null,
-          encodeFlags(entry),
-          entry.path === '' ? '' : baseName(entry.path),
-          entry.symlink,
-          entry.uid,
-          entry.gid,
-          entry.xattrs === undefined ? null : (encodeXattrs(entry.xattrs) ?? null),
-        );
+            : (directoryHashes.get(parentPath(entry.path)) ?? parentHash(entry.path));
+        insertEntry.run(rowValues(entry, self, parent));
         for (const chunk of entry.chunks ?? [])
           insertChunk.run(self.high, self.low, chunk.offset, chunk.size, chunk.hash.digest);
       }
-      for (const nested of content.nested)
-        insertNested.run(nested.path, nested.hashHex, nested.size);
-      for (const [counter, value] of counterRows(content.counters))
-        insertCounter.run(counter, value);
     })();
     return db.serialize();
   } finally {
     db.close();
   }
+}
+
+/** What changed in a catalog since a base version of it (same mount point). */
+export interface CatalogPatch extends Omit<CatalogContent, 'entries'> {
+  /** Entries that are new or differ from the base: their rows are rewritten. */
+  upserts: readonly CatalogEntry[];
+  /** Paths of the base's entries that are gone. */
+  removals: readonly string[];
+  /** How many entries the patched catalog has (checked). */
+  entryCount: number;
+}
+
+/** Past this share of free pages a patched catalog is rewritten compactly (VACUUM). */
+const VACUUM_FREE_SHARE = 0.25;
+
+/**
+ * The next version of a catalog, made from the uncompressed file of its base version by
+ * rewriting only the rows that changed (as the CernVM-FS server changes catalogs in place):
+ * a changed file costs its row, not the whole catalog. A row keeps its rowid, so the root
+ * entry stays first. Throws if the result does not hold `entryCount` entries.
+ */
+export function patchCatalog(base: Buffer, patch: CatalogPatch): Buffer {
+  const db = new Database(base);
+  try {
+    const update = db.prepare(
+      'UPDATE catalog SET parent_1 = ?, parent_2 = ?, hardlinks = ?, hash = ?, size = ?, mode = ?, mtime = ?, mtimens = ?, flags = ?, name = ?, symlink = ?, uid = ?, gid = ?, xattr = ? WHERE md5path_1 = ? AND md5path_2 = ?',
+    );
+    const insert = db.prepare(
+      `INSERT INTO catalog (${ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const remove = db.prepare('DELETE FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?');
+    const removeChunks = db.prepare('DELETE FROM chunks WHERE md5path_1 = ? AND md5path_2 = ?');
+    const insertChunk = db.prepare(
+      'INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)',
+    );
+    const count = db.prepare('SELECT count(*) FROM catalog').pluck();
+    db.transaction(() => {
+      for (const path of patch.removals) {
+        const self = pathHash(path);
+        remove.run(self.high, self.low);
+        removeChunks.run(self.high, self.low);
+      }
+      for (const entry of patch.upserts) {
+        const self = pathHash(entry.path);
+        const values = rowValues(entry, self, parentHash(entry.path));
+        // The key columns go last in the UPDATE.
+        if (update.run([...values.slice(2), values[0], values[1]]).changes === 0)
+          insert.run(values);
+        removeChunks.run(self.high, self.low);
+        for (const chunk of entry.chunks ?? [])
+          insertChunk.run(self.high, self.low, chunk.offset, chunk.size, chunk.hash.digest);
+      }
+      writeCatalogTables(db, patch);
+      const entries = Number(count.get());
+      if (entries !== patch.entryCount)
+        throw new Error(`patched catalog has ${entries} entries, expected ${patch.entryCount}`);
+    })();
+    const pages = Number(db.pragma('page_count', { simple: true }));
+    const free = Number(db.pragma('freelist_count', { simple: true }));
+    if (free > pages * VACUUM_FREE_SHARE) db.exec('VACUUM');
+    return db.serialize();
+  } finally {
+    db.close();
+  }
+}
+
+/** The `hardlinks` column: group in the high 32 bits, link count in the low; a Number while exact. */
+function hardlinksField(group: number, linkcount: number): number | bigint {
+  return group < 0x200000
+    ? group * 0x100000000 + linkcount
+    : (BigInt(group) << 32n) | BigInt(linkcount);
 }
 
 interface RawRow {

@@ -1,8 +1,8 @@
 import { selfCounters, subtreeCounters } from '../../cvmfs/catalog/counters.js';
-import { catalogTreeDigest } from '../../cvmfs/catalog/digest.js';
+import { digestOfLines, entryLine, linePath } from '../../cvmfs/catalog/digest.js';
 import type { CatalogEntry, NestedCatalogRef } from '../../cvmfs/catalog/entry.js';
 import { S_IFBLK, S_IFCHR, S_IFMT } from '../../cvmfs/catalog/entry.js';
-import { writeCatalog } from '../../cvmfs/catalog/sqlite.js';
+import { patchCatalog, writeCatalog, type CatalogPatch } from '../../cvmfs/catalog/sqlite.js';
 import { hashFromHex, type HashAlgorithm } from '../../cvmfs/hash.js';
 import type { CatalogRecord } from '../../reader/catalog-tree.js';
 import type { StoredContent } from './content-pipeline.js';
@@ -20,6 +20,16 @@ export interface CatalogBuildInput {
   algorithm: HashAlgorithm;
   /** Compresses and stores a catalog file; returns its hash. */
   store(bytes: Buffer): Promise<string>;
+  /** A previous catalog to patch instead of writing a new one from scratch, if known. */
+  base?(previous: CatalogRecord): Promise<CatalogBase | undefined>;
+  /** Told when a base could not be patched (the catalog is then written afresh). */
+  patchFailed?(mountpoint: string, error: Error): void;
+}
+
+/** A catalog's uncompressed file and the `entryLine` of each of its entries. */
+export interface CatalogBase {
+  bytes: Buffer;
+  lines: readonly string[];
 }
 
 export interface CatalogBuildResult {
@@ -27,6 +37,32 @@ export interface CatalogBuildResult {
   records: CatalogRecord[];
   written: number;
   reused: number;
+  /** Of the written catalogs, how many were patched from their previous version. */
+  patched: number;
+  /** The entry lines of each written catalog, by hash: the `CatalogBase` of the next publish. */
+  lines: Map<string, readonly string[]>;
+}
+
+/** Past this share of changed rows a catalog is written afresh rather than patched. */
+const PATCH_MAX_SHARE = 0.25;
+
+/** The patch that turns `base` into a catalog of `entries`, or undefined if it is not worth it. */
+function diffEntries(
+  base: CatalogBase,
+  entries: readonly CatalogEntry[],
+  lines: readonly string[],
+  rest: Omit<CatalogPatch, 'upserts' | 'removals' | 'entryCount'>,
+): CatalogPatch | undefined {
+  const old = new Map<string, string>();
+  for (const line of base.lines) old.set(linePath(line), line);
+  const upserts: CatalogEntry[] = [];
+  entries.forEach((entry, index) => {
+    if (old.get(entry.path) !== lines[index]) upserts.push(entry);
+    old.delete(entry.path);
+  });
+  const removals = [...old.keys()];
+  if (upserts.length + removals.length > entries.length * PATCH_MAX_SHARE) return undefined;
+  return { ...rest, upserts, removals, entryCount: entries.length };
 }
 
 /**
@@ -38,6 +74,8 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
   const records: CatalogRecord[] = [];
   let written = 0;
   let reused = 0;
+  let patched = 0;
+  const linesByHash = new Map<string, readonly string[]>();
 
   async function build(mount: TreeNode): Promise<CatalogRecord> {
     const nodes = catalogNodes(mount, input.mountpoints);
@@ -48,8 +86,9 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
     for (const child of childMounts) children.push(await build(child));
 
     const entries = toEntries(nodes, mount, input);
-    const digest = catalogTreeDigest(
-      entries,
+    const lines = entries.map(entryLine);
+    const digest = digestOfLines(
+      lines,
       new Map(children.map((child) => [child.mountpoint, child.digest])),
     );
     const previous = input.previous.get(mount.path);
@@ -68,9 +107,8 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
       subtree: subtreeCounters(children.map((child) => child.counters)),
     };
     const revision = mount.path === '' ? input.revision : (previous?.revision ?? 0) + 1;
-    const bytes = writeCatalog({
+    const rest = {
       mountpoint: mount.path,
-      entries,
       nested,
       counters,
       properties: {
@@ -79,9 +117,22 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
         ttl: mount.path === '' ? input.ttl : undefined,
         previousRevision: previous?.hashHex,
       },
-    });
+    };
+    let bytes: Buffer | undefined;
+    const base = previous === undefined ? undefined : await input.base?.(previous);
+    const patch = base === undefined ? undefined : diffEntries(base, entries, lines, rest);
+    if (base !== undefined && patch !== undefined) {
+      try {
+        bytes = patchCatalog(base.bytes, patch);
+        patched++;
+      } catch (error) {
+        input.patchFailed?.(mount.path, error as Error);
+      }
+    }
+    bytes ??= writeCatalog({ ...rest, entries });
     const hashHex = await input.store(bytes);
     written++;
+    linesByHash.set(hashHex, lines);
     const record: CatalogRecord = {
       hashHex,
       mountpoint: mount.path,
@@ -96,7 +147,7 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
   }
 
   const root = await build(input.tree);
-  return { root, records, written, reused };
+  return { root, records, written, reused, patched, lines: linesByHash };
 }
 
 /** The nodes of one catalog: its root, everything below it, and child mount points (as transition rows). */

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { automaticTagName } from '../../cvmfs/fqrn.js';
 import { HistoryDatabase, TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
 import { UcvmError } from '../../errors.js';
@@ -7,6 +7,7 @@ import { silentProgress, type Progress } from '../../log.js';
 import { describeCatalogTree } from '../../reader/catalog-tree.js';
 import type { PublishRequest, PublishResult } from '../publisher.js';
 import { checkTagName, checkWhitelist } from './admin.js';
+import { CatalogLines } from './catalog-lines.js';
 import { buildCatalogs } from './catalogs.js';
 import { ContentStore, type StoredContent } from './content.js';
 import {
@@ -42,6 +43,7 @@ export async function publishTree(
   return withLock(context, 'publish', async () => {
     const repository = await openCurrent(context);
     const cache = new StateCache(cacheFile(context));
+    const catalogLines = new CatalogLines(join(context.spoolDir, 'catalog-lines'));
     let stopWorkers: () => Promise<void> = () => Promise.resolve();
     try {
       const keys = await loadSigningKeys(context.keys);
@@ -107,11 +109,23 @@ export async function publishTree(
         ttl: context.ttl,
         algorithm: context.algorithm,
         store: (bytes) => putMetadataObject(context, bytes, 'C', dryRun),
+        base: async (record) => {
+          const kept = await catalogLines.load(record.hashHex);
+          if (kept === undefined) return undefined;
+          const bytes = await repository.inflatedObject(record.hashHex, 'C').catch(() => undefined);
+          return bytes === undefined ? undefined : { bytes, lines: kept };
+        },
+        patchFailed: (mountpoint, error) =>
+          context.logger.warn('catalog could not be patched; writing it afresh', {
+            mountpoint: mountpoint || '/',
+            problem: error.message,
+          }),
       });
       const stats = {
         ...content.stats,
         catalogsWritten: built.written,
         catalogsReused: built.reused,
+        catalogsPatched: built.patched,
         seconds: 0,
       };
 
@@ -183,6 +197,13 @@ export async function publishTree(
       );
       for (const record of built.records) cache.rememberCatalog(record);
       cache.commit();
+      await catalogLines
+        .keepOnly(new Set(built.records.map((record) => record.hashHex)), built.lines)
+        .catch((error: unknown) =>
+          context.logger.warn('cannot keep catalog lines for the next publish', {
+            problem: (error as Error).message,
+          }),
+        );
       stats.seconds = (Date.now() - started) / 1000;
       context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
       return {

@@ -6,6 +6,7 @@ import {
   readlinkSync,
   type BigIntStats,
 } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { join } from 'node:path';
 import { xattrProblem } from '../../cvmfs/catalog/xattr.js';
 import { UcvmError } from '../../errors.js';
@@ -21,7 +22,7 @@ const MAX_PROBLEMS_SHOWN = 20;
 const NS_PER_S = 1_000_000_000n;
 
 function isFaithfulUtf8(bytes: Buffer): boolean {
-  return Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
+  return isAscii(bytes) || Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
 }
 
 function errorCode(error: unknown): string {
@@ -85,6 +86,8 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
       problems.push(`${path || '/'}: directory is not readable (${errorCode(error)})`);
       continue;
     }
+    // Byte order, as the names are stored.
+    names.sort((a, b) => Buffer.compare(a, b));
     const accepted: string[] = [];
     for (const raw of names) {
       const name = raw.toString('utf8');
@@ -96,7 +99,6 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
         problems.push("/.cvmfs: reserved for the client's virtual snapshot directory");
       else accepted.push(name);
     }
-    accepted.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     const children: TreeNode[] = [];
     for (const name of accepted) {
       const childSource = join(source, name);

@@ -1,0 +1,155 @@
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { objectPath } from '../../src/cvmfs/hash.js';
+import { Repository } from '../../src/reader/repository.js';
+import { directorySource } from '../../src/reader/source.js';
+import { verifyRepository } from '../../src/reader/verify.js';
+import { pythonInflate, sqlite } from '../helpers/independent.js';
+import { makeRepo, type TestRepo } from '../helpers/repo.js';
+import { buildRichTree } from '../helpers/rich-tree.js';
+import { tmpdir } from '../helpers/tmp.js';
+
+/** Every catalog of a tag, uncompressed by python's zlib into files, by mount point. */
+async function catalogFiles(
+  repo: TestRepo,
+  tag: string,
+  out: string,
+): Promise<Map<string, string>> {
+  const repository = await Repository.open(directorySource(repo.storage));
+  const files = new Map<string, string>();
+  mkdirSync(out, { recursive: true });
+  try {
+    const snapshot = await repository.snapshot(tag);
+    for await (const catalog of snapshot.catalogs()) {
+      const file = path.join(out, `${files.size}.sqlite`);
+      writeFileSync(file, pythonInflate(path.join(repo.storage, objectPath(catalog.hashHex, 'C'))));
+      files.set(catalog.file.mountpoint, file);
+    }
+  } finally {
+    repository.close();
+  }
+  return files;
+}
+
+/** What a catalog says, read by the sqlite3 CLI, in an order that does not depend on rowids. */
+function contentOf(file: string): Record<string, string[][]> {
+  return {
+    rows: sqlite(
+      file,
+      'SELECT md5path_1, md5path_2, parent_1, parent_2, hardlinks, hex(hash), size, mode, mtime, mtimens, flags, name, symlink, uid, gid, hex(xattr) FROM catalog ORDER BY md5path_1, md5path_2',
+    ),
+    chunks: sqlite(
+      file,
+      'SELECT md5path_1, md5path_2, offset, size, hex(hash) FROM chunks ORDER BY 1, 2, 3',
+    ),
+    nested: sqlite(file, 'SELECT path, size FROM nested_catalogs ORDER BY path'),
+    statistics: sqlite(file, 'SELECT counter, value FROM statistics ORDER BY counter'),
+    properties: sqlite(
+      file,
+      "SELECT key, value FROM properties WHERE key NOT IN ('revision', 'last_modified', 'previous_revision') ORDER BY key",
+    ),
+    root: sqlite(file, 'SELECT name FROM catalog WHERE rowid = 1'),
+    integrity: sqlite(file, 'PRAGMA integrity_check'),
+  };
+}
+
+function mutate(tree: string, round: number): void {
+  const at = (relative: string) => path.join(tree, relative);
+  writeFileSync(at('etc/motd'), `changed ${round}\n`);
+  writeFileSync(at(`new-${round}.txt`), `new file ${round}\n`);
+  mkdirSync(at(`dir-${round}/sub`), { recursive: true });
+  writeFileSync(at(`dir-${round}/sub/f`), 'f\n');
+  if (round === 1) {
+    unlinkSync(at('empty'));
+    rmSync(at('sw/v1/lib'), { recursive: true });
+    chmodSync(at('bin/tool'), 0o700);
+    linkSync(at('links/a'), at('links/c'));
+    unlinkSync(at('links/sym'));
+    symlinkSync('elsewhere', at('links/sym'));
+    execFileSync('setfattr', ['-n', 'user.round', '-v', String(round), at('data')]);
+    const big = Buffer.alloc(3 * 1024 * 1024, round);
+    writeFileSync(at('big.bin'), big);
+  }
+  if (round === 2) {
+    unlinkSync(at('links/b'));
+    rmSync(at('dir-1'), { recursive: true });
+    writeFileSync(at('sw/v1/bin/x'), 'x2\n');
+  }
+}
+
+describe('patched catalogs', () => {
+  it('say exactly what catalogs written afresh say, row for row', async () => {
+    const tree = await tmpdir();
+    buildRichTree(tree);
+    // Enough rows per catalog that a few changes are worth a patch.
+    for (const dir of ['filler', 'sw/filler', 'sw/v1/filler']) {
+      mkdirSync(path.join(tree, dir), { recursive: true });
+      for (let i = 0; i < 80; i++) writeFileSync(path.join(tree, dir, `f${i}`), `${dir} ${i}\n`);
+    }
+    const patchedRepo = await makeRepo();
+    const first = await patchedRepo.publisher.publish({ tree, tag: 'r0' });
+    expect(first.stats.catalogsPatched).toBe(0);
+    const work = await tmpdir();
+
+    for (const round of [1, 2, 3]) {
+      if (round < 3) mutate(tree, round);
+      const patched = await patchedRepo.publisher.publish({ tree, tag: `r${round}` });
+      expect(patched.stats.catalogsPatched).toBe(patched.stats.catalogsWritten);
+      expect(patched.stats.catalogsWritten).toBeGreaterThan(0);
+
+      // The same tree into a new repository: every catalog written from scratch.
+      const freshRepo = await makeRepo();
+      const fresh = await freshRepo.publisher.publish({ tree, tag: `r${round}` });
+      expect(fresh.stats.catalogsPatched).toBe(0);
+
+      const mine = await catalogFiles(patchedRepo, `r${round}`, path.join(work, `p${round}`));
+      const theirs = await catalogFiles(freshRepo, `r${round}`, path.join(work, `f${round}`));
+      expect([...mine.keys()].sort()).toEqual([...theirs.keys()].sort());
+      for (const [mountpoint, file] of mine) {
+        const content = contentOf(file);
+        expect(content.integrity).toEqual([['ok']]);
+        expect(content, `catalog ${mountpoint || '/'}`).toEqual(contentOf(theirs.get(mountpoint)!));
+      }
+    }
+    const repository = await Repository.open(directorySource(patchedRepo.storage));
+    try {
+      const report = await verifyRepository(repository, { masterKeys: [], now: new Date() });
+      expect(report.problems).toEqual([]);
+      const snapshot = await repository.snapshot('r1');
+      expect((await snapshot.readFile('/etc/motd')).toString()).toBe('changed 1\n');
+      await expect((await repository.snapshot('r0')).readFile('/etc/motd')).resolves.toEqual(
+        Buffer.from('hello\n'),
+      );
+    } finally {
+      repository.close();
+    }
+  });
+
+  it('falls back to a fresh catalog when the kept lines are damaged', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) files[`f${i}`] = String(i);
+    const tree = await tmpdir(files);
+    const repo = await makeRepo();
+    await repo.publisher.publish({ tree, tag: 'one' });
+    const linesDir = path.join(repo.spool, 'catalog-lines');
+    const [file] = execFileSync('ls', [linesDir]).toString().split('\n');
+    writeFileSync(path.join(linesDir, file!), 'garbage');
+    writeFileSync(path.join(tree, 'f1'), 'changed');
+    const result = await repo.publisher.publish({ tree, tag: 'two' });
+    expect(result.stats.catalogsWritten).toBe(1);
+    expect(result.stats.catalogsPatched).toBe(0);
+    // Kept again: the next change patches.
+    writeFileSync(path.join(tree, 'f2'), 'changed');
+    expect((await repo.publisher.publish({ tree, tag: 'three' })).stats.catalogsPatched).toBe(1);
+  });
+});
