@@ -98,7 +98,7 @@ export async function buildChannel(options: BuildChannelOptions): Promise<Channe
   }
   const work = await mkdtemp(path.join(os.tmpdir(), 'ucvm-tree-'));
   try {
-    const build = await buildTemplate({ ...common, out: path.join(work, 'tree') });
+    const build = await buildTemplate({ ...common, out: path.join(work, 'tree'), durable: false });
     const { system } = manifest;
     const published = await publisher.publish(
       {

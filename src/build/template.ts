@@ -9,7 +9,7 @@ import { sha256File } from '../packages/apt/fetch.js';
 import type { PackageSource } from '../packages/package-source.js';
 import type { PackagePool } from '../packages/pool/index.js';
 import { addExtraFiles, loadExtraFiles, type ExtraFile } from './extra-files.js';
-import { installPackages, type InstallMode } from './install.js';
+import { installPackages, syncTree, type InstallMode } from './install.js';
 import { verifyInstalledSet } from './installed-set.js';
 import { writeLocalRepo, type LocalPackage } from './local-repo.js';
 import { buildMetaPackage, type MetaPackage } from './meta-package.js';
@@ -40,6 +40,8 @@ export interface BuildTemplateOptions {
   mode?: InstallMode;
   /** Where the private repository is written (default: the system temp directory). */
   workDir?: string;
+  /** Flush the tree to disk before it appears at `out` (default true; off for a tree only published). */
+  durable?: boolean;
 }
 
 export interface TemplateBuild {
@@ -182,6 +184,7 @@ export async function buildTemplate(options: BuildTemplateOptions): Promise<Temp
     const pooled = pool === undefined ? 0 : await poolNewCount(pool, packages);
     // Recorded before the tree appears: a build that reports success has kept its packages.
     if (pool !== undefined) await pool.addAll(packages, tag);
+    if (options.durable !== false) await syncTree(staging);
     if (outExists) await rmdir(out);
     await rename(staging, out);
     logger.info('tree built', { out, packages: records.length + 1, pooled });

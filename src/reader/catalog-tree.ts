@@ -6,7 +6,10 @@ import type { Repository } from './repository.js';
 export interface CatalogRecord {
   hashHex: string;
   mountpoint: string;
-  /** Tree digest: what the catalog and its subtree say, independent of revisions. */
+  /**
+   * Tree digest: what the catalog and its subtree say, independent of revisions; `''` when not
+   * computed (a publisher that knows what changed does not need it).
+   */
   digest: string;
   size: number;
   revision: number;
@@ -20,16 +23,20 @@ export interface CatalogRecordCache {
   rememberCatalog(record: CatalogRecord): void;
 }
 
-/** Records of every catalog below a root catalog, by mount point. */
+/**
+ * Records of every catalog below a root catalog, by mount point. With `digests: false`,
+ * remembered records are taken as they are, even those without a digest.
+ */
 export async function describeCatalogTree(
   repository: Repository,
   rootHash: string,
   cache: CatalogRecordCache | undefined,
+  options: { digests: boolean } = { digests: true },
 ): Promise<Map<string, CatalogRecord>> {
   const result = new Map<string, CatalogRecord>();
   async function describe(hashHex: string): Promise<CatalogRecord> {
     const known = cache?.catalog(hashHex);
-    if (known !== undefined) {
+    if (known !== undefined && (known.digest !== '' || !options.digests)) {
       result.set(known.mountpoint, known);
       for (const child of known.children) await describe(child.hashHex);
       return known;

@@ -1,7 +1,7 @@
 import type { Progress } from '../../log.js';
 import type { PipelineOptions, StoredContent } from './content-pipeline.js';
 import { ContentWorkerPool } from './content-pool.js';
-import type { FileStamp, StateCache } from './state-cache.js';
+import { stampOf, type StateCache } from './state-cache.js';
 import type { TreeNode } from './tree.js';
 
 export type { StoredContent } from './content-pipeline.js';
@@ -55,14 +55,18 @@ export class ContentStore {
   }
 
   /** Stores a file's content; hard links share one content, so each inode is stored once. */
-  content(node: TreeNode): Promise<StoredContent> {
+  async content(node: TreeNode): Promise<StoredContent> {
     const key = `${node.dev}:${node.ino}`;
     let pending = this.byInode.get(key);
     if (pending === undefined) {
       pending = this.storeFile(node);
       this.byInode.set(key, pending);
     }
-    return pending;
+    const content = await pending;
+    // Every name of the inode gets its stamp: the next publish must know each of them.
+    if (node.source !== '' && !this.options.dryRun)
+      this.cache.rememberFile(node.source, stampOf(node), content);
+    return content;
   }
 
   /** Starts the worker threads now, so that their start-up overlaps other work. */
@@ -88,13 +92,7 @@ export class ContentStore {
     this.stats.bytesWritten += outcome.bytesWritten;
     for (const { rawKey, hash } of outcome.learned)
       this.cache.rememberRawContent(rawKey, { hash, compression: this.options.compression });
-    if (!synthetic && !this.options.dryRun)
-      this.cache.rememberFile(node.source, stampOf(node), outcome.content);
     this.progress.advance(node.size);
     return outcome.content;
   }
-}
-
-function stampOf(node: TreeNode): FileStamp {
-  return `${node.size}:${node.mtime}.${node.mtimeNs}:${node.ctimeNs}:${node.ino}:${node.dev}`;
 }

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { parentPath } from '../../cvmfs/catalog/path-hash.js';
 import { automaticTagName } from '../../cvmfs/fqrn.js';
 import { HistoryDatabase, TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
 import { UcvmError } from '../../errors.js';
@@ -7,7 +8,6 @@ import { silentProgress, type Progress } from '../../log.js';
 import { describeCatalogTree } from '../../reader/catalog-tree.js';
 import type { PublishRequest, PublishResult } from '../publisher.js';
 import { checkTagName, checkWhitelist } from './admin.js';
-import { CatalogLines } from './catalog-lines.js';
 import { buildCatalogs } from './catalogs.js';
 import { ContentStore, type StoredContent } from './content.js';
 import {
@@ -22,8 +22,8 @@ import {
 } from './context.js';
 import { addAutoCatalogMarkers, partitionTree } from './partition.js';
 import { scanTree } from './scan.js';
-import { StateCache } from './state-cache.js';
-import { isRegular, walkTree, type TreeNode } from './tree.js';
+import { stampOf, StateCache } from './state-cache.js';
+import { isDirectory, isRegular, walkTree, type TreeNode } from './tree.js';
 
 /**
  * Publishes a directory tree as a new revision: content objects, then catalogs leaves
@@ -43,7 +43,6 @@ export async function publishTree(
   return withLock(context, 'publish', async () => {
     const repository = await openCurrent(context);
     const cache = new StateCache(cacheFile(context));
-    const catalogLines = new CatalogLines(join(context.spoolDir, 'catalog-lines'));
     let stopWorkers: () => Promise<void> = () => Promise.resolve();
     try {
       const keys = await loadSigningKeys(context.keys);
@@ -78,9 +77,9 @@ export async function publishTree(
       const totalBytes = files.reduce((sum, node) => sum + node.size, 0);
       progress.start('publishing', totalBytes);
       const contents = new Map<TreeNode, StoredContent>();
+      const changed: TreeNode[] = [];
       try {
         const unchanged: Array<readonly [TreeNode, StoredContent]> = [];
-        const changed: TreeNode[] = [];
         for (const node of files) {
           const known = content.unchanged(node);
           if (known === undefined) changed.push(node);
@@ -96,7 +95,15 @@ export async function publishTree(
       await content.close();
 
       const previousManifest = repository.manifest;
-      const previous = await describeCatalogTree(repository, previousManifest.rootCatalog, cache);
+      // The stamps describe the previous revision row for row only if it is what this spool
+      // last published from this tree; then what changed is known without comparing catalogs.
+      const last = cache.lastPublished();
+      const knowsChanges =
+        !immutable && last?.tree === treeRoot && last.rootCatalog === previousManifest.rootCatalog;
+      const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(changed), cache);
+      const previous = await describeCatalogTree(repository, previousManifest.rootCatalog, cache, {
+        digests: !knowsChanges,
+      });
       const revision = previousManifest.revision + 1;
       const publishedAt = nextTimestamp(context, previousManifest.publishedAt);
       const built = await buildCatalogs({
@@ -109,12 +116,13 @@ export async function publishTree(
         ttl: context.ttl,
         algorithm: context.algorithm,
         store: (bytes) => putMetadataObject(context, bytes, 'C', dryRun),
-        base: async (record) => {
-          const kept = await catalogLines.load(record.hashHex);
-          if (kept === undefined) return undefined;
-          const bytes = await repository.inflatedObject(record.hashHex, 'C').catch(() => undefined);
-          return bytes === undefined ? undefined : { bytes, lines: kept };
-        },
+        ...(knowsChanges && {
+          changes: {
+            changed: changedNodes,
+            removed,
+            base: (record) => repository.inflatedObject(record.hashHex, 'C').catch(() => undefined),
+          },
+        }),
         patchFailed: (mountpoint, error) =>
           context.logger.warn('catalog could not be patched; writing it afresh', {
             mountpoint: mountpoint || '/',
@@ -136,7 +144,13 @@ export async function publishTree(
             details: `Named snapshots never change (it points to revision ${existing.revision}, root ${existing.hashHex}). Publish under a new tag, e.g. a new version.`,
           });
         }
-        cache.commit();
+        // The tree is the tagged snapshot; if that is also the current revision, the stamps
+        // describe it.
+        cache.commit(
+          existing.hashHex === previousManifest.rootCatalog
+            ? { tree: treeRoot, rootCatalog: existing.hashHex }
+            : undefined,
+        );
         stats.seconds = (Date.now() - started) / 1000;
         return {
           fqrn: context.fqrn,
@@ -196,14 +210,7 @@ export async function publishTree(
         keys,
       );
       for (const record of built.records) cache.rememberCatalog(record);
-      cache.commit();
-      await catalogLines
-        .keepOnly(new Set(built.records.map((record) => record.hashHex)), built.lines)
-        .catch((error: unknown) =>
-          context.logger.warn('cannot keep catalog lines for the next publish', {
-            problem: (error as Error).message,
-          }),
-        );
+      cache.commit({ tree: treeRoot, rootCatalog: built.root.hashHex });
       stats.seconds = (Date.now() - started) / 1000;
       context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
       return {
@@ -221,4 +228,42 @@ export async function publishTree(
       repository.close();
     }
   });
+}
+
+/**
+ * The nodes whose rows may have changed since the stamps were taken (changed regular files are
+ * `changedFiles`; synthetic nodes always count), and the repository paths of entries gone since.
+ * Remembers the new stamps of other entries for the next publish.
+ */
+function entryChanges(
+  tree: TreeNode,
+  treeRoot: string,
+  changedFiles: ReadonlySet<TreeNode>,
+  cache: StateCache,
+): { changedNodes: Set<TreeNode>; removed: string[] } {
+  const changedNodes = new Set<TreeNode>();
+  const changedDirectories = new Set<string>();
+  const present = new Set<string>();
+  for (const node of walkTree(tree)) {
+    // A catalog marker the publisher adds takes its directory's attributes.
+    if (node.source === '') {
+      if (changedDirectories.has(parentPath(node.path))) changedNodes.add(node);
+      continue;
+    }
+    present.add(node.source);
+    if (isRegular(node)) {
+      if (changedFiles.has(node)) changedNodes.add(node);
+      continue;
+    }
+    const stamp = stampOf(node);
+    if (!cache.sameStamp(node.source, stamp)) {
+      changedNodes.add(node);
+      if (isDirectory(node)) changedDirectories.add(node.path);
+      cache.rememberEntry(node.source, stamp);
+    }
+  }
+  const removed = cache
+    .removedEntries((source) => present.has(source))
+    .map((source) => source.slice(treeRoot.length));
+  return { changedNodes, removed };
 }

@@ -3,12 +3,25 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CatalogRecord, CatalogRecordCache } from '../../reader/catalog-tree.js';
 import type { StoredContent } from './content-pipeline.js';
+import type { TreeNode } from './tree.js';
 
 /**
- * What a regular file looked like when its content was last stored: size, mtime and ctime in
- * nanoseconds, inode and device, as one string (compared as a whole, never parsed).
+ * What an entry of the source tree looked like when it was last published: type and mode,
+ * owner, size, mtime and ctime in nanoseconds, inode, device and link count, as one string
+ * (compared as a whole, never parsed). Any change of content, mode, owner, links or extended
+ * attributes changes the ctime, so an entry with the same stamp has the same catalog row.
  */
 export type FileStamp = string;
+
+export function stampOf(node: TreeNode): FileStamp {
+  return `${node.mode}:${node.uid}:${node.gid}:${node.size}:${node.mtime}.${node.mtimeNs}:${node.ctimeNs}:${node.ino}:${node.dev}:${node.nlink}:${node.rdev}`;
+}
+
+/** Which tree the stamps describe: the source root and the root catalog it was published as. */
+export interface PublishedTree {
+  tree: string;
+  rootCatalog: string;
+}
 
 /** Content as a compact string: `<compression>:<hash>`, or JSON for a chunked file. */
 function encodeContent(content: StoredContent): string {
@@ -35,7 +48,11 @@ function decodeContent(text: string): StoredContent {
 export class StateCache implements CatalogRecordCache {
   private readonly db: Database.Database;
   private readonly files = new Map<string, { stamp: FileStamp; content: string }>();
-  private readonly pendingFiles = new Map<string, { stamp: FileStamp; content: StoredContent }>();
+  private readonly pendingFiles = new Map<
+    string,
+    { stamp: FileStamp; content: StoredContent | undefined }
+  >();
+  private readonly pendingRemovals: string[] = [];
   private readonly pendingContents = new Map<string, StoredContent>();
   private readonly pendingCatalogs: CatalogRecord[] = [];
 
@@ -47,30 +64,55 @@ export class StateCache implements CatalogRecordCache {
       CREATE TABLE IF NOT EXISTS file_stamps (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS published (id INTEGER PRIMARY KEY CHECK (id = 1), tree TEXT NOT NULL, root_catalog TEXT NOT NULL);
     `);
   }
 
-  /** Loads the file stamps below one source tree (one query instead of one per file). */
+  /** Loads the stamps below one source tree (one query instead of one per entry). */
   loadTree(sourceRoot: string): void {
     const rows = this.db
       .prepare(
         'SELECT source, stamp, content FROM file_stamps WHERE source = ? OR (source >= ? AND source < ?)',
       )
-      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<{
-      source: string;
-      stamp: string;
-      content: string;
-    }>;
-    for (const row of rows) this.files.set(row.source, { stamp: row.stamp, content: row.content });
+      .raw()
+      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<[string, string, string]>;
+    for (const [source, stamp, content] of rows) this.files.set(source, { stamp, content });
   }
 
   fileContent(source: string, stamp: FileStamp): StoredContent | undefined {
     const known = this.files.get(source);
-    return known?.stamp === stamp ? decodeContent(known.content) : undefined;
+    return known?.stamp === stamp && known.content !== ''
+      ? decodeContent(known.content)
+      : undefined;
+  }
+
+  /** True if an entry (of any type) had this stamp when last published. */
+  sameStamp(source: string, stamp: FileStamp): boolean {
+    return this.files.get(source)?.stamp === stamp;
   }
 
   rememberFile(source: string, stamp: FileStamp, content: StoredContent): void {
     this.pendingFiles.set(source, { stamp, content });
+  }
+
+  /** The stamp of an entry that is not a regular file. */
+  rememberEntry(source: string, stamp: FileStamp): void {
+    this.pendingFiles.set(source, { stamp, content: undefined });
+  }
+
+  /** Sources of the loaded tree for which `present` is false (entries removed since); forgotten at commit. */
+  removedEntries(present: (source: string) => boolean): string[] {
+    const removed: string[] = [];
+    for (const source of this.files.keys()) if (!present(source)) removed.push(source);
+    this.pendingRemovals.push(...removed);
+    return removed;
+  }
+
+  /** The tree the stamps describe, if the last commit was a publish. */
+  lastPublished(): PublishedTree | undefined {
+    const row = this.db.prepare('SELECT tree, root_catalog FROM published').get() as
+      { tree: string; root_catalog: string } | undefined;
+    return row === undefined ? undefined : { tree: row.tree, rootCatalog: row.root_catalog };
   }
 
   rememberRawContent(rawKey: string, content: StoredContent): void {
@@ -89,8 +131,11 @@ export class StateCache implements CatalogRecordCache {
     this.pendingCatalogs.push(record);
   }
 
-  /** Writes what this run learned; called only after the publish succeeded. */
-  commit(): void {
+  /**
+   * Writes what this run learned; called only after the publish succeeded. `published` says
+   * which revision the stamps now describe; without it (a dry run) they describe none.
+   */
+  commit(published?: PublishedTree): void {
     const putFile = this.db.prepare(
       'INSERT OR REPLACE INTO file_stamps (source, stamp, content) VALUES (?, ?, ?)',
     );
@@ -100,15 +145,23 @@ export class StateCache implements CatalogRecordCache {
     const putCatalog = this.db.prepare(
       'INSERT OR REPLACE INTO catalogs (hash, record) VALUES (?, ?)',
     );
+    const removeFile = this.db.prepare('DELETE FROM file_stamps WHERE source = ?');
     this.db.transaction(() => {
+      for (const source of this.pendingRemovals) removeFile.run(source);
       for (const [source, { stamp, content }] of this.pendingFiles)
-        putFile.run(source, stamp, encodeContent(content));
+        putFile.run(source, stamp, content === undefined ? '' : encodeContent(content));
       for (const [raw, content] of this.pendingContents)
         putContent.run(raw, JSON.stringify(content));
       for (const record of this.pendingCatalogs)
         putCatalog.run(record.hashHex, JSON.stringify(record));
+      this.db.prepare('DELETE FROM published').run();
+      if (published !== undefined)
+        this.db
+          .prepare('INSERT INTO published (id, tree, root_catalog) VALUES (1, ?, ?)')
+          .run(published.tree, published.rootCatalog);
     })();
     this.pendingFiles.clear();
+    this.pendingRemovals.length = 0;
     this.pendingContents.clear();
     this.pendingCatalogs.length = 0;
   }
@@ -122,11 +175,14 @@ export class StateCache implements CatalogRecordCache {
       }>;
       const del = this.db.prepare(`DELETE FROM ${table} WHERE ${key} = ?`);
       for (const row of rows) {
+        if (row.content === '') continue;
         const content = decodeContent(row.content);
         if (storedObjectHashes(content).some((hash) => removed.has(hash))) del.run(row.k);
       }
     };
     this.db.transaction(() => {
+      // Stamps without their content no longer describe a published tree.
+      this.db.prepare('DELETE FROM published').run();
       drop('file_stamps', 'source');
       drop('contents', 'raw');
       const del = this.db.prepare('DELETE FROM catalogs WHERE hash = ?');
