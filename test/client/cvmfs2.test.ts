@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveInChild } from '../helpers/cli.js';
@@ -206,6 +215,57 @@ describe.skipIf(client === undefined)(
           }
         } finally {
           await splitServer.close();
+        }
+      },
+    );
+
+    it.skipIf(client?.swissknife === undefined)(
+      'mounts and passes the check after catalogs were patched in place',
+      async () => {
+        const tree = path.join(work, 'tree-patched');
+        execFileSync('cp', ['-a', treeOne, tree]);
+        // Enough rows that a few changes are patched rather than rewritten.
+        for (const dir of ['filler', 'sw/v1/filler']) {
+          mkdirSync(path.join(tree, dir), { recursive: true });
+          for (let i = 0; i < 60; i++) writeFileSync(path.join(tree, dir, `f${i}`), `${i}\n`);
+        }
+        const patched = await makeRepo({ base: path.join(work, 'patched') });
+        await patched.publisher.publish({ tree, tag: 'before' });
+        writeFileSync(path.join(tree, 'etc/motd'), 'patched\n');
+        rmSync(path.join(tree, 'filler/f7'));
+        mkdirSync(path.join(tree, 'sw/v1/added'));
+        writeFileSync(path.join(tree, 'sw/v1/added/file'), 'added\n');
+        chmodSync(path.join(tree, 'sw/v1/filler/f3'), 0o600);
+        const result = await patched.publisher.publish({ tree, tag: 'after' });
+        expect(result.stats.catalogsPatched).toBeGreaterThanOrEqual(2);
+        const patchedServer = await serveInChild([patched.storage]);
+        try {
+          const url = `${patchedServer.url}/${fqrn}`;
+          const key = path.join(patched.keys, `${fqrn}.pub`);
+          for (const tag of ['before', 'after']) {
+            const check = await swissknifeCheck(client!, {
+              work,
+              baseUrl: url,
+              fqrn,
+              publicKey: key,
+              tag,
+            });
+            expect(check.output, tag).toContain('no problems found');
+          }
+          const mount = await mountRepository(client!, {
+            work,
+            baseUrl: url,
+            fqrn,
+            publicKey: key,
+            name: 'patched',
+          });
+          try {
+            expect(describeTree(mount.dir)).toEqual(describeTree(tree));
+          } finally {
+            mount.unmount();
+          }
+        } finally {
+          await patchedServer.close();
         }
       },
     );
