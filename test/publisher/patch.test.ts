@@ -173,5 +173,10 @@ describe('patched catalogs', () => {
     expect(await read('a5', '/d/f3')).toBe('changed too');
     expect(await read('a5', '/d/f4')).toBe('and this');
     expect(await read('b1', '/other')).toBe('tree');
+
+    // Other settings shape rows beyond the stamps: a comparison again.
+    const noXattrs = repo.reopen({ xattrs: false });
+    writeFileSync(path.join(a, 'd/f5'), 'last');
+    expect((await noXattrs.publish({ tree: a, tag: 'a6' })).stats.catalogsPatched).toBe(0);
   });
 });

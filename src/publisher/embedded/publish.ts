@@ -98,8 +98,9 @@ export async function publishTree(
       // The stamps describe the previous revision row for row only if it is what this spool
       // last published from this tree; then what changed is known without comparing catalogs.
       const last = cache.lastPublished();
+      const source = publishedSource(context, treeRoot);
       const knowsChanges =
-        !immutable && last?.tree === treeRoot && last.rootCatalog === previousManifest.rootCatalog;
+        !immutable && last?.tree === source && last.rootCatalog === previousManifest.rootCatalog;
       const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(changed), cache);
       const previous = await describeCatalogTree(repository, previousManifest.rootCatalog, cache, {
         digests: !knowsChanges,
@@ -148,7 +149,7 @@ export async function publishTree(
         // describe it.
         cache.commit(
           existing.hashHex === previousManifest.rootCatalog
-            ? { tree: treeRoot, rootCatalog: existing.hashHex }
+            ? { tree: source, rootCatalog: existing.hashHex }
             : undefined,
         );
         stats.seconds = (Date.now() - started) / 1000;
@@ -210,7 +211,7 @@ export async function publishTree(
         keys,
       );
       for (const record of built.records) cache.rememberCatalog(record);
-      cache.commit({ tree: treeRoot, rootCatalog: built.root.hashHex });
+      cache.commit({ tree: source, rootCatalog: built.root.hashHex });
       stats.seconds = (Date.now() - started) / 1000;
       context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
       return {
@@ -231,9 +232,19 @@ export async function publishTree(
 }
 
 /**
+ * What the stamps were taken of: the tree, and the settings that shape rows beyond the stamps
+ * (extended attributes read or not, hash, compression, chunking).
+ */
+function publishedSource(context: EmbeddedContext, treeRoot: string): string {
+  const { xattrs, algorithm, compression, chunking } = context;
+  return JSON.stringify({ tree: treeRoot, xattrs, algorithm, compression, chunking });
+}
+
+/**
  * The nodes whose rows may have changed since the stamps were taken (changed regular files are
- * `changedFiles`; synthetic nodes always count), and the repository paths of entries gone since.
- * Remembers the new stamps of other entries for the next publish.
+ * `changedFiles`; a synthetic catalog marker counts when its directory changed), and the
+ * repository paths of entries gone since. Remembers the new stamps of other entries for the
+ * next publish.
  */
 function entryChanges(
   tree: TreeNode,

@@ -17,7 +17,7 @@ export function stampOf(node: TreeNode): FileStamp {
   return `${node.mode}:${node.uid}:${node.gid}:${node.size}:${node.mtime}.${node.mtimeNs}:${node.ctimeNs}:${node.ino}:${node.dev}:${node.nlink}:${node.rdev}`;
 }
 
-/** Which tree the stamps describe: the source root and the root catalog it was published as. */
+/** Which tree the stamps describe: the source (tree and settings) and the root catalog it was published as. */
 export interface PublishedTree {
   tree: string;
   rootCatalog: string;
