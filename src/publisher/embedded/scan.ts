@@ -7,7 +7,7 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { isAscii } from 'node:buffer';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { xattrProblem } from '../../cvmfs/catalog/xattr.js';
 import { UcvmError } from '../../errors.js';
 import { isDirectory, isRegular, walkTree, type TreeNode } from './tree.js';
@@ -54,7 +54,8 @@ function nodeOf(source: string, path: string, stats: BigIntStats): TreeNode {
  * problem is collected before anything is written. Synchronous on purpose: one tight loop of
  * system calls is several times cheaper than as many promises, and nothing else runs meanwhile.
  */
-export async function scanTree(root: string, options: ScanOptions): Promise<TreeNode> {
+export async function scanTree(treeDir: string, options: ScanOptions): Promise<TreeNode> {
+  const root = resolve(treeDir);
   const problems: string[] = [];
   // As root every file is readable; checking each one would only cost time.
   const checkReadable = process.getuid?.() !== 0;
@@ -100,8 +101,10 @@ export async function scanTree(root: string, options: ScanOptions): Promise<Tree
       else accepted.push(name);
     }
     const children: TreeNode[] = [];
+    // `source` is absolute and normalized, so this is path.join without its cost.
+    const prefix = source === '/' ? '' : source;
     for (const name of accepted) {
-      const childSource = join(source, name);
+      const childSource = `${prefix}/${name}`;
       const childPath = `${path}/${name}`;
       let stats: BigIntStats;
       try {
