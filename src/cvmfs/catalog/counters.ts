@@ -1,4 +1,4 @@
-import { entryKind, type CatalogEntry } from './entry.js';
+import { kindOfMode, type CatalogEntry } from './entry.js';
 
 export const COUNTER_FIELDS = [
   'regular',
@@ -28,26 +28,54 @@ export function emptyCounterSet(): CounterSet {
   return Object.fromEntries(COUNTER_FIELDS.map((field) => [field, 0])) as CounterSet;
 }
 
-export function selfCounters(entries: readonly CatalogEntry[], nestedCount: number): CounterSet {
+/** What the counters need to know of one row. */
+export interface CountedRow {
+  mode: number;
+  size: number;
+  hasXattrs: boolean;
+  /** Number of chunks (0 for an unchunked file). */
+  chunks: number;
+}
+
+/** `self_*` counters of rows seen through `view` (entries, or anything that becomes rows). */
+export function countRows<T>(
+  items: Iterable<T>,
+  view: (item: T) => CountedRow,
+  nestedCount: number,
+): CounterSet {
   const set = emptyCounterSet();
   set.nested = nestedCount;
-  for (const entry of entries) {
-    const kind = entryKind(entry);
-    if (entry.xattrs !== undefined && entry.xattrs.size > 0) set.xattr++;
+  for (const item of items) {
+    const row = view(item);
+    if (row.hasXattrs) set.xattr++;
+    const kind = kindOfMode(row.mode);
     if (kind === 'directory') set.dir++;
     else if (kind === 'symlink') set.symlink++;
     else if (kind === 'special') set.special++;
     else {
       set.regular++;
-      set.file_size += entry.size;
-      if (entry.chunks !== undefined && entry.chunks.length > 0) {
+      set.file_size += row.size;
+      if (row.chunks > 0) {
         set.chunked++;
-        set.chunks += entry.chunks.length;
-        set.chunked_size += entry.size;
+        set.chunks += row.chunks;
+        set.chunked_size += row.size;
       }
     }
   }
   return set;
+}
+
+export function selfCounters(entries: readonly CatalogEntry[], nestedCount: number): CounterSet {
+  return countRows(
+    entries,
+    (entry) => ({
+      mode: entry.mode,
+      size: entry.size,
+      hasXattrs: entry.xattrs !== undefined && entry.xattrs.size > 0,
+      chunks: entry.chunks?.length ?? 0,
+    }),
+    nestedCount,
+  );
 }
 
 export function subtreeCounters(children: readonly Counters[]): CounterSet {

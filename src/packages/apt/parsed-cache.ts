@@ -9,21 +9,8 @@ export const parsedIndexFormat = 1;
 const magic = 'ucvm-packages-table';
 const digestBytes = 32;
 
-/** The columns stored as JSON; the text follows as raw bytes. */
-interface StoredMeta {
-  index: string;
-  skipped: number;
-  spans: number[];
-  fieldNames: string[];
-  fieldStarts: number[];
-  names: string[];
-  versions: string[];
-  architectures: string[];
-  filenames: string[];
-  sizes: number[];
-  sha256s: string[];
-  unicode: number[];
-}
+/** The columns stored as JSON (the field ids and the text follow as raw bytes), with the index. */
+type StoredMeta = Omit<PackageTable, 'text' | 'fieldIds'> & { index: string };
 
 /**
  * Encodes a table parsed from the index file with SHA256 `index`:

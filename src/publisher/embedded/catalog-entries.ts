@@ -1,6 +1,6 @@
-import { emptyCounterSet, type CounterSet } from '../../cvmfs/catalog/counters.js';
+import { countRows, type CounterSet } from '../../cvmfs/catalog/counters.js';
 import type { CatalogEntry } from '../../cvmfs/catalog/entry.js';
-import { kindOfMode, S_IFBLK, S_IFCHR, S_IFMT } from '../../cvmfs/catalog/entry.js';
+import { S_IFBLK, S_IFCHR, S_IFMT } from '../../cvmfs/catalog/entry.js';
 import { hashFromHex } from '../../cvmfs/hash.js';
 import type { StoredContent } from './content-pipeline.js';
 import { isDirectory, isRegular, type TreeNode } from './tree.js';
@@ -114,24 +114,14 @@ export function countNodes(
   contents: ReadonlyMap<TreeNode, StoredContent>,
   nestedCount: number,
 ): CounterSet {
-  const set = emptyCounterSet();
-  set.nested = nestedCount;
-  for (const node of nodes) {
-    if (node.xattrs !== undefined && node.xattrs.size > 0) set.xattr++;
-    const kind = kindOfMode(node.mode);
-    if (kind === 'directory') set.dir++;
-    else if (kind === 'symlink') set.symlink++;
-    else if (kind === 'special') set.special++;
-    else {
-      set.regular++;
-      set.file_size += node.size;
-      const chunks = contents.get(node)?.chunks;
-      if (chunks !== undefined && chunks.length > 0) {
-        set.chunked++;
-        set.chunks += chunks.length;
-        set.chunked_size += node.size;
-      }
-    }
-  }
-  return set;
+  return countRows(
+    nodes,
+    (node) => ({
+      mode: node.mode,
+      size: node.size,
+      hasXattrs: node.xattrs !== undefined && node.xattrs.size > 0,
+      chunks: (isRegular(node) ? contents.get(node)?.chunks?.length : undefined) ?? 0,
+    }),
+    nestedCount,
+  );
 }
