@@ -113,4 +113,63 @@ describe('a publish killed with SIGKILL', () => {
     const gc = ucvm(['repo', 'gc', storage, '--json', ...common]);
     expect(gc.status).toBe(0);
   }, 300_000);
+
+  it('keeps catalogs right when publishes that patch them are killed', async () => {
+    const base = await tmpdir();
+    const storage = path.join(base, 'srv', 'crash.example.org');
+    const keys = path.join(base, 'keys');
+    const tree = path.join(base, 'tree');
+    const common = ['--keys', keys, '--spool', path.join(base, 'spool')];
+    expect(ucvm(['repo', 'init', storage, ...common]).status).toBe(0);
+    writeTree(tree, 0);
+    expect(ucvm(['repo', 'publish', storage, tree, '--tag', 'p0', ...common]).status).toBe(0);
+
+    // A few files change per round, so that the catalogs on their paths are patched.
+    const random = prng(20261201);
+    const expected = new Map<string, string>();
+    const change = (round: number): void => {
+      for (let k = 0; k < 4; k++) {
+        const file = `/dir${Math.floor(random() * 20)}/f${Math.floor(random() * 50)}`;
+        const body = `round ${round} change ${k}\n`;
+        writeFileSync(path.join(tree, file), body);
+        expected.set(file, body);
+      }
+    };
+    change(1);
+    const started = Date.now();
+    const timed = ucvm(['repo', 'publish', storage, tree, '--tag', 'p1', '--json', ...common]);
+    expect(timed.status).toBe(0);
+    const timedResult = JSON.parse(timed.stdout) as { stats: { catalogsPatched: number } };
+    expect(timedResult.stats.catalogsPatched).toBeGreaterThan(0);
+    const duration = Date.now() - started;
+
+    let killed = 0;
+    for (let round = 2; round < 12; round++) {
+      change(round);
+      const run = startUcvm(['repo', 'publish', storage, tree, '--tag', `p${round}`, ...common]);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * duration)));
+      if (run.child.kill('SIGKILL')) killed++;
+      await run.done;
+      expect((await verified(storage, keys)).problems, `after round ${round}`).toEqual([]);
+    }
+    expect(killed).toBeGreaterThan(3);
+
+    const final = ucvm(['repo', 'publish', storage, tree, '--tag', 'final', '--json', ...common]);
+    expect(final.status, final.stderr).toBe(0);
+    const repository = await Repository.open(directorySource(storage));
+    try {
+      const snapshot = await repository.snapshot('final');
+      for (let d = 0; d < 20; d++) {
+        for (let f = 0; f < 50; f++) {
+          const file = `/dir${d}/f${f}`;
+          const content = (await snapshot.readFile(file)).toString();
+          expect(content, file).toBe(readFileSync(path.join(tree, file), 'utf8'));
+        }
+      }
+      for (const [file, body] of expected)
+        expect((await snapshot.readFile(file)).toString()).toBe(body);
+    } finally {
+      repository.close();
+    }
+  }, 300_000);
 });
