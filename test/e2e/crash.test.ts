@@ -44,15 +44,21 @@ async function verified(
   return report;
 }
 
+/** An initialized repository `crash.example.org` and a tree of generation 0 beside it. */
+async function crashRepo() {
+  const base = await tmpdir();
+  const storage = path.join(base, 'srv', 'crash.example.org');
+  const keys = path.join(base, 'keys');
+  const tree = path.join(base, 'tree');
+  const common = ['--keys', keys, '--spool', path.join(base, 'spool')];
+  expect(ucvm(['repo', 'init', storage, ...common]).status).toBe(0);
+  writeTree(tree, 0);
+  return { base, storage, keys, tree, common };
+}
+
 describe('a publish killed with SIGKILL', () => {
   it('leaves the previous snapshot verifiable every time, and the next publish succeeds', async () => {
-    const base = await tmpdir();
-    const storage = path.join(base, 'srv', 'crash.example.org');
-    const keys = path.join(base, 'keys');
-    const tree = path.join(base, 'tree');
-    const common = ['--keys', keys, '--spool', path.join(base, 'spool')];
-    expect(ucvm(['repo', 'init', storage, ...common]).status).toBe(0);
-    writeTree(tree, 0);
+    const { base, storage, keys, tree, common } = await crashRepo();
     const baseline = ucvm(['repo', 'publish', storage, tree, '--tag', 'g0', '--json', ...common]);
     expect(baseline.status).toBe(0);
 
@@ -115,13 +121,7 @@ describe('a publish killed with SIGKILL', () => {
   }, 300_000);
 
   it('keeps catalogs right when publishes that patch them are killed', async () => {
-    const base = await tmpdir();
-    const storage = path.join(base, 'srv', 'crash.example.org');
-    const keys = path.join(base, 'keys');
-    const tree = path.join(base, 'tree');
-    const common = ['--keys', keys, '--spool', path.join(base, 'spool')];
-    expect(ucvm(['repo', 'init', storage, ...common]).status).toBe(0);
-    writeTree(tree, 0);
+    const { storage, keys, tree, common } = await crashRepo();
     expect(ucvm(['repo', 'publish', storage, tree, '--tag', 'p0', ...common]).status).toBe(0);
 
     // A few files change per round, so that the catalogs on their paths are patched.

@@ -4,12 +4,8 @@ import type { CatalogEntry } from './entry.js';
 import { encodeFlags } from './flags.js';
 import { encodeXattrs } from './xattr.js';
 
-/**
- * One entry as a line of the tree digest: every field a catalog row holds, so that two entries
- * with the same line have the same row (a patched catalog rewrites only rows whose line changed).
- * Starts with the path and a NUL.
- */
-export function entryLine(entry: CatalogEntry): string {
+/** One entry as a line of the tree digest: every field a catalog row holds. */
+function entryLine(entry: CatalogEntry): string {
   const xattr =
     entry.xattrs === undefined ? '' : (encodeXattrs(entry.xattrs)?.toString('hex') ?? '');
   const chunks =
@@ -18,11 +14,6 @@ export function entryLine(entry: CatalogEntry): string {
       : entry.chunks.map((c) => `${c.offset}+${c.size}=${hashToHex(c.hash)}`).join(',');
   const hash = entry.hash === undefined ? '' : hashToHex(entry.hash);
   return `${entry.path}\0${entry.mode}\0${entry.size}\0${entry.mtime}\0${entry.mtimeNs ?? ''}\0${entry.uid}\0${entry.gid}\0${entry.hardlinkGroup}\0${entry.linkcount}\0${hash}\0${encodeFlags(entry)}\0${entry.symlink}\0${xattr}\0${chunks}\n`;
-}
-
-/** The path an `entryLine` starts with. */
-export function linePath(line: string): string {
-  return line.slice(0, line.indexOf('\0'));
 }
 
 /**
@@ -36,17 +27,9 @@ export function catalogTreeDigest(
   entries: readonly CatalogEntry[],
   childDigests: ReadonlyMap<string, string>,
 ): string {
-  return digestOfLines(entries.map(entryLine), childDigests);
-}
-
-/** `catalogTreeDigest` of entries already turned into lines. */
-export function digestOfLines(
-  lines: readonly string[],
-  childDigests: ReadonlyMap<string, string>,
-): string {
   // One update over all lines: per-entry updates cost more than the hashing itself.
   const hasher = createHash('sha1');
-  hasher.update(lines.join(''));
+  hasher.update(entries.map(entryLine).join(''));
   for (const [path, digest] of [...childDigests].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     hasher.update(`nested\0${path}\0${digest}\n`);
   }
