@@ -1,4 +1,4 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -131,6 +131,30 @@ describe('createAptSource over HTTP', () => {
     const third = createAptSource({ cacheDir, architecture: 'amd64', sources: [source], logger });
     expect([...(await third.index()).all()].map((r) => `${r.name}=${r.version}`)).toEqual(expected);
     expect(warnings).toEqual([]);
+  });
+
+  it('prunes parsed indices of another format or unused for 30 days when storing a new one', async () => {
+    const { source } = await served();
+    const cacheDir = await tmpdir();
+    const parsedDir = path.join(cacheDir, 'indices', 'parsed');
+    await mkdir(parsedDir, { recursive: true });
+    const old = path.join(parsedDir, `${'a'.repeat(64)}.v1`);
+    const recent = path.join(parsedDir, `${'b'.repeat(64)}.v1`);
+    const otherFormat = path.join(parsedDir, `${'c'.repeat(64)}.v0`);
+    const unrelated = path.join(parsedDir, 'notes.txt');
+    for (const file of [old, recent, otherFormat, unrelated]) await writeFile(file, 'x');
+    const longAgo = new Date(Date.now() - 31 * 86_400_000);
+    await utimes(old, longAgo, longAgo);
+    await createAptSource({ cacheDir, architecture: 'amd64', sources: [source] }).index();
+    const left = await readdir(parsedDir);
+    expect(left).toContain(path.basename(recent));
+    expect(left).toContain('notes.txt');
+    expect(left).not.toContain(path.basename(old));
+    expect(left).not.toContain(path.basename(otherFormat));
+    // The index just parsed is stored beside the table still in use.
+    expect(
+      left.filter((name) => name.endsWith('.v1') && name !== path.basename(recent)),
+    ).not.toEqual([]);
   });
 
   it('fetches a verified .deb that dpkg-deb can read', async () => {
