@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { PackageRef } from '../package-source.js';
@@ -85,4 +85,28 @@ export async function cachedFileMatches(
   }
   if (size !== expected.size) return false;
   return !fullHash || (await sha256File(file)) === expected.sha256.toLowerCase();
+}
+
+/** A cached index file or table not used (by its mtime) for this long is deleted when another is stored. */
+const UNUSED_DAYS = 30;
+
+/**
+ * Deletes the files of `dir` named like `name` (besides `keep`) that were not used for
+ * `UNUSED_DAYS`, or that `obsolete` rejects by name: every archive update brings new indices,
+ * and without this the cache would keep each one forever.
+ */
+export async function pruneUnused(
+  dir: string,
+  keep: string,
+  name: RegExp,
+  obsolete: (name: string) => boolean = () => false,
+): Promise<void> {
+  const oldest = Date.now() - UNUSED_DAYS * 86_400_000;
+  for (const entry of await readdir(dir)) {
+    const file = path.join(dir, entry);
+    if (!name.test(entry) || file === keep) continue;
+    const stale =
+      obsolete(entry) || ((await stat(file).catch(() => undefined))?.mtimeMs ?? 0) < oldest;
+    if (stale) await rm(file, { force: true });
+  }
 }

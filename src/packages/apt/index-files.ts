@@ -4,7 +4,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { isUcvmError, UcvmError } from '../../errors.js';
 import { run } from '../../exec/index.js';
-import { cachedFileMatches } from './cache.js';
+import { cachedFileMatches, pruneUnused } from './cache.js';
 import { offlineError, type LoadContext } from './context.js';
 import { downloadVerified, joinUrl, verifyError } from './fetch.js';
 import { parsePackageTable, type PackageTable } from './package-table.js';
@@ -71,7 +71,11 @@ async function fetchIndex(
     for (const url of urls) {
       ctx.logger.debug('downloading apt index', { url });
       try {
-        if (await downloadVerified(url, file, expected, ctx.stats)) return { ...candidate, file };
+        if (await downloadVerified(url, file, expected, ctx.stats)) {
+          // The parsed table is what later runs read; the index itself goes when unused.
+          await pruneUnused(path.dirname(file), file, /^[0-9a-f]{64}$/).catch(() => undefined);
+          return { ...candidate, file };
+        }
       } catch (error) {
         if (!isUcvmError(error, 'PACKAGE_VERIFY')) throw error;
         ctx.logger.warn('apt index does not match its Release file', {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdir, rm, stat, utimes } from 'node:fs/promises';
+import { utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pruneUnused } from './cache.js';
 import { readOptional, writeAtomic } from './fetch.js';
 import type { PackageTable } from './package-table.js';
 
@@ -160,35 +161,13 @@ export async function readParsedIndex(
     table = `unreadable: ${(error as Error).message}`;
   }
   if (typeof table !== 'string') {
-    // The mtime says when a table was last used: unused ones are pruned (see writeParsedIndex).
+    // The mtime says when a table was last used (see pruneUnused).
     const now = new Date();
     await utimes(file, now, now).catch(() => undefined);
     return table;
   }
   onInvalid(table);
   return undefined;
-}
-
-/** A parsed index not used for this long is deleted when another is stored. */
-const UNUSED_DAYS = 30;
-const NAME = /^[0-9a-f]{64}\.v(\d+)$/;
-
-/**
- * Deletes the tables beside `file` that are of another format, or were not used for
- * `UNUSED_DAYS`: every archive update brings new indices, and a table is as large as its
- * uncompressed index.
- */
-async function pruneParsedIndices(file: string): Promise<void> {
-  const dir = path.dirname(file);
-  const oldest = Date.now() - UNUSED_DAYS * 86_400_000;
-  for (const name of await readdir(dir)) {
-    const format = NAME.exec(name)?.[1];
-    if (format === undefined || path.join(dir, name) === file) continue;
-    const stale =
-      format !== String(parsedIndexFormat) ||
-      ((await stat(path.join(dir, name)).catch(() => undefined))?.mtimeMs ?? 0) < oldest;
-    if (stale) await rm(path.join(dir, name), { force: true });
-  }
 }
 
 /** Stores a table atomically (temp file and rename), then prunes tables no longer used. */
@@ -198,5 +177,11 @@ export async function writeParsedIndex(
   index: string,
 ): Promise<void> {
   await writeAtomic(file, encodeParsedIndex(table, index));
-  await pruneParsedIndices(file);
+  // Tables of another format are of no use; the rest go when unused for a month.
+  await pruneUnused(
+    path.dirname(file),
+    file,
+    /^[0-9a-f]{64}\.v\d+$/,
+    (name) => !name.endsWith(`.v${parsedIndexFormat}`),
+  );
 }

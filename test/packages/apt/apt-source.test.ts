@@ -133,7 +133,7 @@ describe('createAptSource over HTTP', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('prunes parsed indices of another format or unused for 30 days when storing a new one', async () => {
+  it('prunes indices and parsed ones of another format or unused for 30 days when storing new ones', async () => {
     const { source } = await served();
     const cacheDir = await tmpdir();
     const parsedDir = path.join(cacheDir, 'indices', 'parsed');
@@ -145,12 +145,22 @@ describe('createAptSource over HTTP', () => {
     for (const file of [old, recent, otherFormat, unrelated]) await writeFile(file, 'x');
     const longAgo = new Date(Date.now() - 31 * 86_400_000);
     await utimes(old, longAgo, longAgo);
+    // Downloaded index files go the same way.
+    const indexDir = path.join(cacheDir, 'indices', 'SHA256');
+    await mkdir(indexDir, { recursive: true });
+    const oldIndex = path.join(indexDir, 'd'.repeat(64));
+    const recentIndex = path.join(indexDir, 'e'.repeat(64));
+    for (const file of [oldIndex, recentIndex]) await writeFile(file, 'x');
+    await utimes(oldIndex, longAgo, longAgo);
     await createAptSource({ cacheDir, architecture: 'amd64', sources: [source] }).index();
     const left = await readdir(parsedDir);
     expect(left).toContain(path.basename(recent));
     expect(left).toContain('notes.txt');
     expect(left).not.toContain(path.basename(old));
     expect(left).not.toContain(path.basename(otherFormat));
+    const indices = await readdir(indexDir);
+    expect(indices).toContain(path.basename(recentIndex));
+    expect(indices).not.toContain(path.basename(oldIndex));
     // The index just parsed is stored beside the table still in use.
     expect(
       left.filter((name) => name.endsWith('.v1') && name !== path.basename(recent)),
