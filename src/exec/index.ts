@@ -73,6 +73,8 @@ export async function runBinary(
   const result = await execa(file, args, {
     reject: false,
     encoding: 'buffer',
+    // Bytes, not text: a final 0x0a byte is data (execa would strip it by default).
+    stripFinalNewline: false,
     ...(options.cwd !== undefined && { cwd: options.cwd }),
     ...(options.env !== undefined && { env: options.env }),
     ...(options.input !== undefined && { input: options.input }),
