@@ -35,7 +35,10 @@ export type ErrorCode =
   | 'PACKAGE_VERIFY'
   | 'RELEASE_SIGNATURE'
   | 'BUILD_FAILED'
-  | 'VERIFY_FAILED';
+  | 'VERIFY_FAILED'
+  | 'BASE_UNVERIFIED'
+  | 'STORAGE_IO'
+  | 'STORAGE_UNSAFE';
 
 /** Codes that mean "the input was wrong" rather than "something failed": exit status 2. */
 const inputCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

@@ -21,7 +21,8 @@ export const silentLogger: Logger = {
 export interface Progress {
   start(label: string, total: number): void;
   advance(amount: number): void;
-  stop(): void;
+  /** Ends the display; `succeeded: false` says the work failed (default: it succeeded). */
+  stop(succeeded?: boolean): void;
 }
 
 export const silentProgress: Progress = {

@@ -70,9 +70,12 @@ export function cliProgress(options: { json: boolean }): Progress {
         lastFraction = fraction;
       }
     },
-    stop() {
+    stop(succeeded = true) {
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
       process.stderr.write(
-        `${label}: done, ${megabytes(done)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+        succeeded
+          ? `${label}: done, ${megabytes(done)} MB in ${seconds} s\n`
+          : `${label}: failed after ${megabytes(done)}/${megabytes(total)} MB, ${seconds} s\n`,
       );
     },
   };

@@ -35,7 +35,6 @@ export function addWriterOptions(command: Command): Command {
       'queue behind another writer for up to this long instead of failing',
       '0',
     )
-    .option('--rolling-tag <name...>', 'tags that may move (default: HEAD)')
     .option('--json', 'print the result as JSON');
 }
 

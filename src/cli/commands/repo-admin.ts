@@ -12,7 +12,11 @@ export function registerRepoAdminCommands(repo: Command): void {
       .command('init')
       .description('create an empty, signed, mountable repository (creates keys if there are none)')
       .argument('<repo>', 'storage directory to create; its name is the repository name')
-      .option('--days <n>', 'whitelist validity in days', '30'),
+      .option('--days <n>', 'whitelist validity in days', '30')
+      .option(
+        '--rolling-tag <name...>',
+        'tags that may move, recorded in the repository (default: HEAD); every other tag is immutable',
+      ),
   )
     .addHelpText(
       'after',
@@ -50,7 +54,7 @@ export function registerRepoAdminCommands(repo: Command): void {
   )
     .addHelpText(
       'after',
-      '\nNamed tags are immutable; only rolling tags (--rolling-tag, default HEAD) move.\n\nExamples:\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.2.0\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.1.0   # roll back',
+      '\nNamed tags are immutable; only the rolling tags recorded at `repo init` (--rolling-tag, default HEAD) move.\n\nExamples:\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.2.0\n  $ ucvm repo tag srv/os.example.org HEAD cernvm-system-1.1.0   # roll back',
     )
     .action(
       async (

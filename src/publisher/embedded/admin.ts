@@ -6,30 +6,35 @@ import { writeCatalog } from '../../cvmfs/catalog/sqlite.js';
 import { AUTOMATIC_TAGS, tagNameProblem } from '../../cvmfs/fqrn.js';
 import { isHashHex } from '../../cvmfs/hash.js';
 import { HistoryDatabase, TRUNK } from '../../cvmfs/history.js';
-import { normalizeFingerprint, signWhitelist, whitelistExpired } from '../../cvmfs/whitelist.js';
+import { signWhitelist } from '../../cvmfs/whitelist.js';
 import { UcvmError } from '../../errors.js';
-import { createKeys, loadMasterKey, loadSigningKeys } from '../../keys/index.js';
-import type { Repository } from '../../reader/repository.js';
+import { createKeys, loadMasterKey, loadSigningKeys, type SigningKeys } from '../../keys/index.js';
 import type { TagRequest, TagResult } from '../publisher.js';
+import { openVerifiedBase, type VerifiedBase } from './base.js';
 import {
   commitManifest,
   nextTimestamp,
-  openCurrent,
   putHistory,
   putMetadataObject,
+  storageIdentity,
   withLock,
   type EmbeddedContext,
 } from './context.js';
+import { recordRollingTags, rollingTagsOf } from './rolling-tags.js';
 
 const HOUR = 3600_000;
 
-/** Signs a new whitelist with the master key, listing the repository certificate. */
-export async function writeWhitelist(context: EmbeddedContext, days: number): Promise<Date> {
+function checkWhitelistDays(days: number): void {
   if (!Number.isFinite(days) || days <= 0)
     throw new UcvmError(
       'USAGE',
       `whitelist validity must be a positive number of days, got ${days}`,
     );
+}
+
+/** Signs a new whitelist with the master key, listing the repository certificate. */
+async function signNewWhitelist(context: EmbeddedContext, days: number): Promise<Date> {
+  checkWhitelistDays(days);
   const masterKey = await loadMasterKey(context.keys);
   const { certificatePem } = await loadSigningKeys(context.keys);
   const createdAt = context.now();
@@ -40,9 +45,23 @@ export async function writeWhitelist(context: EmbeddedContext, days: number): Pr
     masterKey,
     context.algorithm,
   );
-  await context.store.createSkeleton();
-  await context.store.replaceFile('.cvmfswhitelist', bytes);
+  await context.storage.replace('.cvmfswhitelist', bytes);
   return expiresAt;
+}
+
+/**
+ * Renews the whitelist of an existing repository (`ucvm keys resign`). The manifest it vouches
+ * for must verify and be signed by this repository's own certificate first: a renewal must
+ * never make a forged revision acceptable again.
+ */
+export async function resignWhitelist(context: EmbeddedContext, days: number): Promise<Date> {
+  checkWhitelistDays(days);
+  return withLock(context, 'resign', async () => {
+    const { certificatePem } = await loadSigningKeys(context.keys);
+    const base = await openVerifiedBase(context, { purpose: 'replacing', certificatePem });
+    base.repository.close();
+    return signNewWhitelist(context, days);
+  });
 }
 
 export interface InitOptions {
@@ -56,11 +75,17 @@ export async function initRepository(
   context: EmbeddedContext,
   options: InitOptions,
 ): Promise<{ rootHash: string; whitelistExpiresAt: Date }> {
+  checkWhitelistDays(options.whitelistDays);
+  for (const tag of context.initialRollingTags) checkTagName(tag);
   return withLock(context, 'init', async () => {
-    if (await context.store.exists()) {
-      throw new UcvmError('REPO_EXISTS', `a repository exists already at ${context.store.root}`, {
-        details: 'Publish to it, or choose another directory.',
-      });
+    if (await context.storage.initialized()) {
+      throw new UcvmError(
+        'REPO_EXISTS',
+        `a repository exists already at ${context.storage.location}`,
+        {
+          details: 'Publish to it, or choose another directory.',
+        },
+      );
     }
     const keysPresent = await loadSigningKeys(context.keys).then(
       () => true,
@@ -71,7 +96,8 @@ export async function initRepository(
       await createKeys(context.keys.dir, context.fqrn);
       context.logger.info('created keys', { dir: context.keys.dir });
     }
-    const whitelistExpiresAt = await writeWhitelist(context, options.whitelistDays);
+    await storageIdentity(context);
+    const whitelistExpiresAt = await signNewWhitelist(context, options.whitelistDays);
     const keys = await loadSigningKeys(context.keys);
     const now = nextTimestamp(context, 0);
     const root = {
@@ -96,6 +122,7 @@ export async function initRepository(
     const rootHash = await putMetadataObject(context, catalog, 'C');
     const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X');
     const history = HistoryDatabase.create(context.fqrn);
+    recordRollingTags(history, context.initialRollingTags);
     history.put({
       name: TRUNK,
       hashHex: rootHash,
@@ -125,38 +152,6 @@ export async function initRepository(
   });
 }
 
-/** Refuses to sign a revision clients would reject: expired whitelist, certificate not listed. */
-export async function checkWhitelist(
-  context: EmbeddedContext,
-  repository: Repository,
-  certificatePem: string,
-): Promise<void> {
-  const { whitelist } = await repository.whitelist();
-  const now = context.now();
-  if (whitelistExpired(whitelist, now)) {
-    throw new UcvmError(
-      'WHITELIST_EXPIRED',
-      `the whitelist of ${context.fqrn} expired on ${whitelist.expiresAt.toISOString()}`,
-      {
-        details:
-          'Clients would refuse a new revision. Renew it with `ucvm keys resign <repo>` (needs the master key).',
-      },
-    );
-  }
-  if (whitelist.expiresAt.getTime() - now.getTime() < 12 * HOUR) {
-    context.logger.warn('the whitelist expires soon; renew it with ucvm keys resign', {
-      expires: whitelist.expiresAt.toISOString(),
-    });
-  }
-  const fingerprint = normalizeFingerprint(new X509Certificate(certificatePem).fingerprint);
-  if (!whitelist.fingerprints.map(normalizeFingerprint).includes(fingerprint)) {
-    throw new UcvmError('SIGNATURE_INVALID', 'the repository certificate is not on the whitelist', {
-      details:
-        'The keys do not match this repository, or the certificate was replaced. Run `ucvm keys resign <repo>`.',
-    });
-  }
-}
-
 export function checkTagName(name: string): void {
   const problem = tagNameProblem(name);
   if (problem !== undefined)
@@ -175,11 +170,13 @@ export function checkTagName(name: string): void {
 export async function moveTag(context: EmbeddedContext, request: TagRequest): Promise<TagResult> {
   checkTagName(request.name);
   return withLock(context, 'tag', async () => {
-    const repository = await openCurrent(context);
+    const keys = await loadSigningKeys(context.keys);
+    const base = await openVerifiedBase(context, {
+      purpose: 'signing',
+      certificatePem: keys.certificatePem,
+    });
+    const { repository, history } = base;
     try {
-      const keys = await loadSigningKeys(context.keys);
-      await checkWhitelist(context, repository, keys.certificatePem);
-      const history = (await repository.history()) ?? HistoryDatabase.create(context.fqrn);
       const targetTag = history.get(request.target);
       const rootHash =
         targetTag?.hashHex ?? (isHashHex(request.target) ? request.target : undefined);
@@ -198,12 +195,13 @@ export async function moveTag(context: EmbeddedContext, request: TagRequest): Pr
           unchanged: true,
         };
       }
-      if (existing !== undefined && !context.rollingTags.has(request.name)) {
+      const rolling = rollingTagsOf(history);
+      if (existing !== undefined && !rolling.includes(request.name)) {
         throw new UcvmError(
           'TAG_IMMUTABLE',
           `tag ${request.name} exists and points to other content`,
           {
-            details: `Named snapshots never change. Only the rolling tags (${[...context.rollingTags].join(', ')}) move.`,
+            details: `Named snapshots never change. Only the rolling tags of ${context.fqrn} (${rolling.join(', ')}, recorded at init) move.`,
           },
         );
       }
@@ -216,7 +214,7 @@ export async function moveTag(context: EmbeddedContext, request: TagRequest): Pr
         size: root.byteLength,
         branch: '',
       });
-      await resignWithHistory(context, repository, history, keys);
+      await resignWithHistory(context, base, keys);
       return {
         name: request.name,
         rootHash,
@@ -233,25 +231,25 @@ export async function moveTag(context: EmbeddedContext, request: TagRequest): Pr
 export async function removeTag(context: EmbeddedContext, name: string): Promise<void> {
   checkTagName(name);
   await withLock(context, 'untag', async () => {
-    const repository = await openCurrent(context);
+    const keys = await loadSigningKeys(context.keys);
+    const base = await openVerifiedBase(context, {
+      purpose: 'signing',
+      certificatePem: keys.certificatePem,
+    });
     try {
-      const keys = await loadSigningKeys(context.keys);
-      await checkWhitelist(context, repository, keys.certificatePem);
-      const history = await repository.history();
-      if (history === undefined || !history.remove(name))
+      if (!base.history.remove(name))
         throw new UcvmError('TAG_NOT_FOUND', `no tag ${name} in ${context.fqrn}`);
-      await resignWithHistory(context, repository, history, keys);
+      await resignWithHistory(context, base, keys);
     } finally {
-      repository.close();
+      base.repository.close();
     }
   });
 }
 
 async function resignWithHistory(
   context: EmbeddedContext,
-  repository: Repository,
-  history: HistoryDatabase,
-  keys: Awaited<ReturnType<typeof loadSigningKeys>>,
+  { repository, history }: VerifiedBase,
+  keys: SigningKeys,
 ): Promise<void> {
   const previous = repository.manifest;
   if (previous.history !== undefined) history.setProperty('previous_revision', previous.history);

@@ -1,20 +1,12 @@
 import Database from 'better-sqlite3';
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  readSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { Chunker, type ChunkingOptions } from '../../cvmfs/chunking.js';
 import type { Compression } from '../../cvmfs/catalog/entry.js';
 import { hashBytes, hashToHex, objectPath, type HashAlgorithm } from '../../cvmfs/hash.js';
+import { objectExistsSync, writeObjectSync } from '../../storage/directory-objects.js';
+import type { WorkerTarget } from '../../storage/storage.js';
 
 /** Where a regular file's content went: one object, or a list of chunk objects. */
 export interface StoredContent {
@@ -25,7 +17,8 @@ export interface StoredContent {
 }
 
 export interface PipelineOptions {
-  storageRoot: string;
+  /** Where objects are written from the worker; without one, their bytes go back to the caller. */
+  target: WorkerTarget | undefined;
   algorithm: HashAlgorithm;
   compression: Compression;
   /** Undefined disables chunking. */
@@ -43,6 +36,21 @@ export interface FileOutcome {
   objectsWritten: number;
   bytesWritten: number;
   knownContent: number;
+  /** Names of the objects this file's storing wrote (removed again if the publish fails). */
+  written: string[];
+  /** Objects for the caller to write (only when there is no worker target). */
+  objects: Array<{ name: string; bytes: Uint8Array }>;
+}
+
+/** A failure of the work on one file, and whether reading the tree or writing the storage failed. */
+export class PipelineError extends Error {
+  constructor(
+    readonly phase: 'read' | 'write',
+    readonly path: string,
+    override readonly cause: NodeJS.ErrnoException,
+  ) {
+    super(cause.message);
+  }
 }
 
 const READ_PIECE = 1024 * 1024;
@@ -55,15 +63,15 @@ const READ_PIECE = 1024 * 1024;
  */
 export class ContentPipeline {
   private readonly lookup: Database.Statement | undefined;
-  private readonly txnDir: string;
 
   constructor(private readonly options: PipelineOptions) {
-    this.txnDir = join(options.storageRoot, 'data', 'txn');
-    this.lookup = existsSync(options.statePath)
-      ? new Database(options.statePath, { readonly: true, fileMustExist: true })
-          .prepare('SELECT content FROM contents WHERE raw = ?')
-          .pluck()
-      : undefined;
+    // Content known from the state cache is reused only where its object can be seen to exist.
+    this.lookup =
+      options.target !== undefined && existsSync(options.statePath)
+        ? new Database(options.statePath, { readonly: true, fileMustExist: true })
+            .prepare('SELECT content FROM contents WHERE raw = ?')
+            .pluck()
+        : undefined;
   }
 
   storeFile(source: string, size: number): FileOutcome {
@@ -73,11 +81,13 @@ export class ContentPipeline {
       objectsWritten: 0,
       bytesWritten: 0,
       knownContent: 0,
+      written: [],
+      objects: [],
     };
     const { chunking } = this.options;
     if (chunking === undefined || size <= chunking.minSize) {
       outcome.content.hash = this.storePiece(
-        source === '' ? Buffer.alloc(0) : readFileSync(source),
+        source === '' ? Buffer.alloc(0) : reading(source, () => readFileSync(source)),
         '',
         outcome,
       );
@@ -96,11 +106,11 @@ export class ContentPipeline {
       }
       held = chunk;
     };
-    const fd = openSync(source, 'r');
+    const fd = reading(source, () => openSync(source, 'r'));
     try {
       const buffer = Buffer.allocUnsafe(READ_PIECE);
       for (;;) {
-        const read = readSync(fd, buffer, 0, READ_PIECE, null);
+        const read = reading(source, () => readSync(fd, buffer, 0, READ_PIECE, null));
         if (read === 0) break;
         for (const chunk of chunker.push(buffer.subarray(0, read))) take(chunk);
       }
@@ -120,12 +130,12 @@ export class ContentPipeline {
   }
 
   private storePiece(data: Buffer, suffix: '' | 'P', outcome: FileOutcome): string {
-    const { algorithm, compression, storageRoot, dryRun } = this.options;
+    const { algorithm, compression, target, dryRun } = this.options;
     const rawKey = `${createHash('sha1').update(data).digest('hex')}:${data.length}:${compression}:${algorithm}:${suffix}`;
     const known = this.lookup?.get(rawKey) as string | undefined;
-    if (known !== undefined) {
+    if (known !== undefined && target !== undefined) {
       const { hash } = JSON.parse(known) as StoredContent;
-      if (existsSync(join(storageRoot, objectPath(hash, suffix)))) {
+      if (objectExistsSync(target.root, objectPath(hash, suffix))) {
         outcome.knownContent++;
         return hash;
       }
@@ -133,25 +143,31 @@ export class ContentPipeline {
     const stored = compression === 'zlib' ? deflateSync(data) : data;
     const hash = hashToHex(hashBytes(algorithm, stored));
     outcome.learned.push({ rawKey, hash });
-    if (!dryRun && this.writeObject(objectPath(hash, suffix), stored)) {
+    if (dryRun) return hash;
+    const name = objectPath(hash, suffix);
+    if (target === undefined) {
+      outcome.objects.push({ name, bytes: stored });
+    } else if (writing(target.root, name, () => writeObjectSync(target.root, name, stored))) {
       outcome.objectsWritten++;
       outcome.bytesWritten += stored.length;
+      outcome.written.push(name);
     }
     return hash;
   }
+}
 
-  /** Writes an immutable object unless it exists; link() never replaces an existing name. */
-  private writeObject(relative: string, bytes: Buffer): boolean {
-    const temp = join(this.txnDir, `tmp.${process.pid}.${randomBytes(6).toString('hex')}`);
-    writeFileSync(temp, bytes, { flag: 'wx', mode: 0o644 });
-    try {
-      linkSync(temp, join(this.options.storageRoot, relative));
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      return false;
-    } finally {
-      unlinkSync(temp);
-    }
+function reading<T>(path: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw new PipelineError('read', path, error as NodeJS.ErrnoException);
+  }
+}
+
+function writing<T>(root: string, name: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw new PipelineError('write', `${root}/${name}`, error as NodeJS.ErrnoException);
   }
 }

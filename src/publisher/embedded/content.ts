@@ -1,4 +1,5 @@
 import type { Progress } from '../../log.js';
+import type { RepoStorage } from '../../storage/storage.js';
 import type { PipelineOptions, StoredContent } from './content-pipeline.js';
 import { ContentWorkerPool } from './content-pool.js';
 import { stampOf, type StateCache } from './state-cache.js';
@@ -29,19 +30,23 @@ export class ContentStore {
     objectsWritten: 0,
     bytesWritten: 0,
   };
+  /** Objects this run wrote: if the publish fails, nothing references them and they go again. */
+  readonly written: string[] = [];
   private readonly byInode = new Map<string, Promise<StoredContent>>();
   private pool: ContentWorkerPool | undefined;
 
   constructor(
     private readonly options: PipelineOptions,
+    private readonly storage: RepoStorage,
     private readonly cache: StateCache,
     private readonly progress: Progress,
   ) {}
 
   /**
    * The stored content of a file unchanged since the last publish (same size, mtime, ctime,
-   * inode), without reading it; undefined if it must be stored. Objects are not checked for
-   * existence: the state cache forgets every object before garbage collection deletes it.
+   * inode), without reading it; undefined if it must be stored. The stamps are used only when
+   * the spool is bound to this storage at this revision; the publish still checks that every
+   * object exists before it signs.
    */
   unchanged(node: TreeNode): StoredContent | undefined {
     if (node.source === '') return undefined;
@@ -90,6 +95,14 @@ export class ContentStore {
     this.stats.knownContent += outcome.knownContent;
     this.stats.objectsWritten += outcome.objectsWritten;
     this.stats.bytesWritten += outcome.bytesWritten;
+    this.written.push(...outcome.written);
+    for (const { name, bytes } of outcome.objects) {
+      if (await this.storage.putIfAbsent(name, bytes)) {
+        this.stats.objectsWritten++;
+        this.stats.bytesWritten += bytes.length;
+        this.written.push(name);
+      }
+    }
     for (const { rawKey, hash } of outcome.learned)
       this.cache.rememberRawContent(rawKey, { hash, compression: this.options.compression });
     this.progress.advance(node.size);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChunkingOptions } from '../../cvmfs/chunking.js';
@@ -18,11 +18,9 @@ import { signManifest, type Manifest } from '../../cvmfs/manifest.js';
 import { UcvmError } from '../../errors.js';
 import { keyPaths, type KeyPaths, type SigningKeys } from '../../keys/index.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { Repository } from '../../reader/repository.js';
-import { directorySource } from '../../reader/source.js';
-import { acquireRepoLock, LOCK_FILE, LOCK_HOLDER_FILE } from './lock.js';
+import { DirectoryStorage } from '../../storage/directory.js';
+import { STORAGE_ID_FILE, type RepoStorage } from '../../storage/storage.js';
 import { DEFAULT_PARTITION, type PartitionOptions } from './partition.js';
-import { RepoStore } from './store.js';
 
 export interface EmbeddedOptions {
   /** The served storage directory of the repository. */
@@ -43,7 +41,10 @@ export interface EmbeddedOptions {
   partition?: PartitionOptions;
   /** Catalog TTL in seconds (default 240). */
   ttl?: number;
-  /** Tags that may move (the pipeline's rolling tags, e.g. HEAD). */
+  /**
+   * Tags that may move (the pipeline's rolling tags, e.g. HEAD), recorded in the repository at
+   * init; later commands read them from the repository, never from here.
+   */
   rollingTags?: readonly string[];
   xattrs?: boolean;
   now?: () => Date;
@@ -51,7 +52,7 @@ export interface EmbeddedOptions {
 
 export interface EmbeddedContext {
   fqrn: string;
-  store: RepoStore;
+  storage: RepoStorage;
   keys: KeyPaths;
   spoolDir: string;
   logger: Logger;
@@ -61,7 +62,8 @@ export interface EmbeddedContext {
   chunking: ChunkingOptions | undefined;
   partition: PartitionOptions;
   ttl: number;
-  rollingTags: ReadonlySet<string>;
+  /** The rolling tags to record at init. */
+  initialRollingTags: readonly string[];
   xattrs: boolean;
   now: () => Date;
 }
@@ -92,7 +94,7 @@ export function createContext(options: EmbeddedOptions): EmbeddedContext {
     );
   return {
     fqrn,
-    store: new RepoStore(storage),
+    storage: new DirectoryStorage(storage),
     keys: keyPaths(options.keysDir, fqrn),
     spoolDir: resolve(spoolDir),
     logger: options.logger ?? silentLogger,
@@ -102,7 +104,7 @@ export function createContext(options: EmbeddedOptions): EmbeddedContext {
     chunking: options.chunking === false ? undefined : (options.chunking ?? DEFAULT_CHUNKING),
     partition: options.partition ?? DEFAULT_PARTITION,
     ttl: options.ttl ?? 240,
-    rollingTags: new Set(options.rollingTags ?? ['HEAD']),
+    initialRollingTags: options.rollingTags ?? ['HEAD'],
     xattrs: options.xattrs ?? true,
     now: options.now ?? (() => new Date()),
   };
@@ -114,19 +116,12 @@ export async function withLock<T>(
   what: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  await context.store.createSkeleton();
-  const lock = await acquireRepoLock(
-    join(context.store.txnDir, LOCK_FILE),
-    join(context.store.txnDir, LOCK_HOLDER_FILE),
-    {
-      waitMs: context.lockWaitMs,
-      holder: `ucvm ${what} (pid ${process.pid})`,
-    },
-  );
+  const lock = await context.storage.lock({
+    waitMs: context.lockWaitMs,
+    holder: `ucvm ${what} (pid ${process.pid})`,
+  });
   try {
-    const removed = await context.store.removeStaleTemporaries(
-      new Set([LOCK_FILE, `${LOCK_FILE}-journal`, LOCK_HOLDER_FILE]),
-    );
+    const removed = await context.storage.cleanup();
     if (removed > 0)
       context.logger.warn('removed temporary files of an interrupted write', { count: removed });
     return await work();
@@ -135,15 +130,11 @@ export async function withLock<T>(
   }
 }
 
-export async function openCurrent(context: EmbeddedContext): Promise<Repository> {
-  const repository = await Repository.open(directorySource(context.store.root));
-  if (repository.manifest.fqrn !== context.fqrn) {
-    throw new UcvmError(
-      'REPO_CORRUPT',
-      `${context.store.root} holds repository ${repository.manifest.fqrn}, not ${context.fqrn}`,
-    );
-  }
-  return repository;
+export interface PutOptions {
+  /** Compute the hash, write nothing. */
+  dryRun?: boolean;
+  /** Collects the name if this call wrote the object (so a failed run can remove it). */
+  written?: string[];
 }
 
 /** Compresses, hashes and stores a metadata object (always zlib); returns its hash. */
@@ -151,19 +142,34 @@ export async function putMetadataObject(
   context: EmbeddedContext,
   bytes: Buffer,
   suffix: ObjectSuffix,
-  dryRun = false,
+  options: PutOptions = {},
 ): Promise<string> {
   const stored = compress(bytes);
   const hashHex = hashToHex(hashBytes(context.algorithm, stored));
-  if (!dryRun) await context.store.putObject(objectPath(hashHex, suffix), stored);
+  const name = objectPath(hashHex, suffix);
+  if (options.dryRun !== true && (await context.storage.putIfAbsent(name, stored)))
+    options.written?.push(name);
   return hashHex;
 }
 
 export async function putHistory(
   context: EmbeddedContext,
   history: HistoryDatabase,
+  written?: string[],
 ): Promise<string> {
-  return putMetadataObject(context, history.serialize(), 'H');
+  return putMetadataObject(context, history.serialize(), 'H', { written });
+}
+
+/**
+ * The storage's identity (written at init). A storage made before identities existed gets one
+ * now: call only while holding the writer lock.
+ */
+export async function storageIdentity(context: EmbeddedContext): Promise<string> {
+  const known = (await context.storage.read(STORAGE_ID_FILE))?.toString('latin1').trim();
+  if (known !== undefined && /^[0-9a-f]{32}$/.test(known)) return known;
+  const created = randomBytes(16).toString('hex');
+  await context.storage.replace(STORAGE_ID_FILE, Buffer.from(`${created}\n`));
+  return created;
 }
 
 /** Makes a revision visible: flush every object to disk, then replace the signed manifest. */
@@ -172,8 +178,8 @@ export async function commitManifest(
   manifest: Manifest,
   keys: SigningKeys,
 ): Promise<void> {
-  await context.store.flush();
-  await context.store.replaceFile('.cvmfspublished', signManifest(manifest, keys.certificateKey));
+  await context.storage.flush();
+  await context.storage.replace('.cvmfspublished', signManifest(manifest, keys.certificateKey));
 }
 
 /** The publisher's state cache (a SQLite file in the spool directory). */

@@ -1,6 +1,7 @@
 import { parseObjectPath } from '../../cvmfs/hash.js';
 import { reachableObjects } from '../../reader/reachable.js';
-import { cacheFile, openCurrent, withLock, type EmbeddedContext } from './context.js';
+import { openVerifiedBase } from './base.js';
+import { cacheFile, withLock, type EmbeddedContext } from './context.js';
 import { StateCache } from './state-cache.js';
 
 export interface GcOptions {
@@ -22,26 +23,29 @@ export interface GcReport {
 
 /**
  * Removes objects that no named snapshot (tag), nor the current manifest, can reach. Holds
- * the writer lock, so no publish adds objects meanwhile.
+ * the writer lock, so no publish adds objects meanwhile. Reachability comes from the verified
+ * history only: a planted tag database must not decide what is deleted.
  */
 export async function collectGarbage(
   context: EmbeddedContext,
   options: GcOptions,
 ): Promise<GcReport> {
   return withLock(context, 'gc', async () => {
-    const repository = await openCurrent(context);
+    const { repository, history } = await openVerifiedBase(context, {
+      purpose: 'reading',
+    });
     try {
-      const tags = await repository.tags();
+      const tags = history.tags();
       const reachable = await reachableObjects(
         repository,
         tags.map((tag) => tag.hashHex),
       );
       const unreachable: string[] = [];
       let unreachableBytes = 0;
-      for await (const path of context.store.listObjects()) {
-        if (reachable.paths.has(path) || parseObjectPath(path) === undefined) continue;
-        unreachable.push(path);
-        unreachableBytes += await context.store.objectSize(path);
+      for await (const { name, size } of context.storage.list()) {
+        if (reachable.paths.has(name) || parseObjectPath(name) === undefined) continue;
+        unreachable.push(name);
+        unreachableBytes += size;
       }
       let removedObjects = 0;
       if (options.apply && unreachable.length > 0) {
@@ -54,7 +58,7 @@ export async function collectGarbage(
           cache.close();
         }
         for (const path of unreachable) {
-          await context.store.removeObject(path);
+          await context.storage.remove(path);
           removedObjects++;
         }
       }

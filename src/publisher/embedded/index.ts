@@ -9,14 +9,9 @@ import type {
   TagRequest,
   TagResult,
 } from '../publisher.js';
-import { initRepository, moveTag, removeTag, writeWhitelist, type InitOptions } from './admin.js';
-import {
-  createContext,
-  openCurrent,
-  withLock,
-  type EmbeddedContext,
-  type EmbeddedOptions,
-} from './context.js';
+import { initRepository, moveTag, removeTag, resignWhitelist, type InitOptions } from './admin.js';
+import { openVerifiedBase } from './base.js';
+import { createContext, type EmbeddedContext, type EmbeddedOptions } from './context.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
 import { publishTree } from './publish.js';
 
@@ -38,7 +33,7 @@ export class EmbeddedPublisher implements Publisher {
   }
 
   get storage(): string {
-    return this.context.store.root;
+    return this.context.storage.location;
   }
 
   get keysDir(): string {
@@ -51,20 +46,22 @@ export class EmbeddedPublisher implements Publisher {
 
   /** Renews the whitelist (needs the master key). */
   resign(days: number): Promise<Date> {
-    return withLock(this.context, 'resign', () => writeWhitelist(this.context, days));
+    return resignWhitelist(this.context, days);
   }
 
+  /** The verified current state (as every write sees it). */
   async state(): Promise<RepoState> {
-    const repository = await openCurrent(this.context);
+    const { repository, history, whitelist } = await openVerifiedBase(this.context, {
+      purpose: 'reading',
+    });
     try {
-      const whitelist = await repository.whitelist().catch(() => undefined);
       return {
         fqrn: this.context.fqrn,
         revision: repository.manifest.revision,
         rootHash: repository.manifest.rootCatalog,
         publishedAt: new Date(repository.manifest.publishedAt * 1000),
-        whitelistExpiresAt: whitelist?.whitelist.expiresAt,
-        tags: await repository.tags(),
+        whitelistExpiresAt: whitelist.whitelist.expiresAt,
+        tags: history.tags(),
       };
     } finally {
       repository.close();

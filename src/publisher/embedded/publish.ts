@@ -1,280 +1,428 @@
 import { resolve } from 'node:path';
-import { parentPath } from '../../cvmfs/catalog/path-hash.js';
+import { objectPath } from '../../cvmfs/hash.js';
 import { automaticTagName } from '../../cvmfs/fqrn.js';
-import { HistoryDatabase, TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
+import { TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
 import { UcvmError } from '../../errors.js';
-import { loadSigningKeys } from '../../keys/index.js';
+import { loadSigningKeys, type SigningKeys } from '../../keys/index.js';
 import { silentProgress, type Progress } from '../../log.js';
 import { describeCatalogTree } from '../../reader/catalog-tree.js';
-import type { PublishRequest, PublishResult } from '../publisher.js';
-import { checkTagName, checkWhitelist } from './admin.js';
-import { buildCatalogs } from './catalogs.js';
+import type { PublishRequest, PublishResult, PublishStats } from '../publisher.js';
+import { checkTagName } from './admin.js';
+import { openVerifiedBase, type VerifiedBase } from './base.js';
+import { buildCatalogs, type CatalogBuildResult } from './catalogs.js';
+import { entryChanges, publishedSource } from './changes.js';
 import { ContentStore, type StoredContent } from './content.js';
 import {
   cacheFile,
   commitManifest,
   nextTimestamp,
-  openCurrent,
   putHistory,
   putMetadataObject,
+  storageIdentity,
   withLock,
   type EmbeddedContext,
 } from './context.js';
 import { addAutoCatalogMarkers, partitionTree } from './partition.js';
+import { rollingTagsOf } from './rolling-tags.js';
 import { scanTree } from './scan.js';
-import { stampOf, StateCache } from './state-cache.js';
-import { isDirectory, isRegular, walkTree, type TreeNode } from './tree.js';
+import { StateCache, storedObjectHashes } from './state-cache.js';
+import { isRegular, walkTree, type TreeNode } from './tree.js';
+
+/** One publish in progress: what it builds on, what it has learned and written so far. */
+interface PublishRun {
+  context: EmbeddedContext;
+  request: PublishRequest;
+  treeRoot: string;
+  keys: SigningKeys;
+  base: VerifiedBase;
+  cache: StateCache;
+  storageId: string;
+  /** The existing tag of that name, if it is a named (immutable) one. */
+  immutableTag: ReturnType<VerifiedBase['history']['get']>;
+  /** Compute everything, write nothing (asked for, or checking an immutable tag). */
+  dryRun: boolean;
+  /** Every object this run wrote; removed again if the run fails before it commits. */
+  written: string[];
+  started: number;
+}
 
 /**
  * Publishes a directory tree as a new revision: content objects, then catalogs leaves
  * first, then the history, and last the signed manifest. Until the manifest is replaced
  * nothing a client can see has changed, so a publish killed at any point leaves the previous
  * revision intact; the next run cleans up and, thanks to content addressing, reuses every
- * object that was already written.
+ * object that was already written. A publish that fails removes what it alone wrote.
  */
 export async function publishTree(
   context: EmbeddedContext,
   request: PublishRequest,
   progress: Progress = silentProgress,
 ): Promise<PublishResult> {
-  const started = Date.now();
   if (request.tag !== undefined) checkTagName(request.tag);
   const treeRoot = resolve(request.tree);
   return withLock(context, 'publish', async () => {
-    const repository = await openCurrent(context);
-    const cache = new StateCache(cacheFile(context));
-    let stopWorkers: () => Promise<void> = () => Promise.resolve();
+    const started = Date.now();
+    const keys = await loadSigningKeys(context.keys);
+    const base = await openVerifiedBase(context, {
+      purpose: 'signing',
+      certificatePem: keys.certificatePem,
+    });
+    let cache: StateCache | undefined;
+    let run: PublishRun | undefined;
+    let committed = false;
     try {
-      const keys = await loadSigningKeys(context.keys);
-      await checkWhitelist(context, repository, keys.certificatePem);
-      const history = (await repository.history()) ?? HistoryDatabase.create(context.fqrn);
-      const existing = request.tag === undefined ? undefined : history.get(request.tag);
-      const immutable = existing !== undefined && !context.rollingTags.has(existing.name);
-      // An existing named tag may only be "published again" with identical content: check without writing.
-      const dryRun = request.dryRun === true || immutable;
-
-      const content = new ContentStore(
-        {
-          storageRoot: context.store.root,
-          algorithm: context.algorithm,
-          compression: context.compression,
-          chunking: context.chunking,
-          dryRun,
-          statePath: cacheFile(context),
-        },
-        cache,
-        progress,
-      );
-      content.start();
-      stopWorkers = () => content.close();
-      context.logger.info('scanning tree', { tree: treeRoot });
-      const tree = await scanTree(treeRoot, { xattrs: context.xattrs });
-      const mountpoints = partitionTree(tree, context.partition);
-      addAutoCatalogMarkers(tree, mountpoints);
-      cache.loadTree(treeRoot);
-
-      const files = [...walkTree(tree)].filter(isRegular);
-      const totalBytes = files.reduce((sum, node) => sum + node.size, 0);
-      progress.start('publishing', totalBytes);
-      const contents = new Map<TreeNode, StoredContent>();
-      const changed: TreeNode[] = [];
-      try {
-        const unchanged: Array<readonly [TreeNode, StoredContent]> = [];
-        for (const node of files) {
-          const known = content.unchanged(node);
-          if (known === undefined) changed.push(node);
-          else unchanged.push([node, known]);
-        }
-        const stored = await Promise.all(
-          changed.map(async (node) => [node, await content.content(node)] as const),
-        );
-        for (const [node, value] of [...unchanged, ...stored]) contents.set(node, value);
-      } finally {
-        progress.stop();
-      }
-      await content.close();
-
-      const previousManifest = repository.manifest;
-      // The stamps describe the previous revision row for row only if it is what this spool
-      // last published from this tree; then what changed is known without comparing catalogs.
-      const last = cache.lastPublished();
-      const source = publishedSource(context, treeRoot);
-      const knowsChanges =
-        !immutable && last?.tree === source && last.rootCatalog === previousManifest.rootCatalog;
-      const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(changed), cache);
-      const previous = await describeCatalogTree(repository, previousManifest.rootCatalog, cache, {
-        digests: !knowsChanges,
-      });
-      const revision = previousManifest.revision + 1;
-      const publishedAt = nextTimestamp(context, previousManifest.publishedAt);
-      const built = await buildCatalogs({
-        tree,
-        mountpoints,
-        contents,
-        previous,
-        revision,
-        now: publishedAt,
-        ttl: context.ttl,
-        algorithm: context.algorithm,
-        store: (bytes) => putMetadataObject(context, bytes, 'C', dryRun),
-        ...(knowsChanges && {
-          changes: {
-            changed: changedNodes,
-            removed,
-            base: (record) => repository.inflatedObject(record.hashHex, 'C').catch(() => undefined),
-          },
-        }),
-        patchFailed: (mountpoint, error) =>
-          context.logger.warn('catalog could not be patched; writing it afresh', {
-            mountpoint: mountpoint || '/',
-            problem: error.message,
-          }),
-      });
-      const stats = {
-        ...content.stats,
-        catalogsWritten: built.written,
-        catalogsReused: built.reused,
-        catalogsPatched: built.patched,
-        seconds: 0,
-      };
-
-      if (immutable) {
-        const tagged = await describeCatalogTree(repository, existing.hashHex, cache);
-        if (tagged.get('')?.digest !== built.root.digest) {
-          throw new UcvmError('TAG_IMMUTABLE', `tag ${existing.name} exists with other content`, {
-            details: `Named snapshots never change (it points to revision ${existing.revision}, root ${existing.hashHex}). Publish under a new tag, e.g. a new version.`,
-          });
-        }
-        // The tree is the tagged snapshot; if that is also the current revision, the stamps
-        // describe it.
-        cache.commit(
-          existing.hashHex === previousManifest.rootCatalog
-            ? { tree: source, rootCatalog: existing.hashHex }
-            : undefined,
-        );
-        stats.seconds = (Date.now() - started) / 1000;
-        return {
-          fqrn: context.fqrn,
-          revision: existing.revision,
-          rootHash: existing.hashHex,
-          tag: existing.name,
-          unchanged: true,
-          dryRun: request.dryRun === true,
-          stats,
-        };
-      }
-
-      const tagName =
-        request.tag ?? automaticTagName(context.now(), (name) => history.get(name) !== undefined);
-      if (dryRun) {
-        stats.seconds = (Date.now() - started) / 1000;
-        return {
-          fqrn: context.fqrn,
-          revision,
-          rootHash: built.root.hashHex,
-          tag: tagName,
-          unchanged: false,
-          dryRun: true,
-          stats,
-        };
-      }
-
-      const trunk = history.get(TRUNK);
-      if (trunk !== undefined)
-        history.put({ ...trunk, name: TRUNK_PREVIOUS, description: 'default undo target' });
-      const tagged = {
-        hashHex: built.root.hashHex,
-        revision,
-        timestamp: publishedAt,
-        size: built.root.size,
-        branch: '',
-      };
-      history.put({ ...tagged, name: TRUNK, description: 'current HEAD' });
-      history.put({ ...tagged, name: tagName, description: request.description ?? '' });
-      if (previousManifest.history !== undefined)
-        history.setProperty('previous_revision', previousManifest.history);
-      const historyHash = await putHistory(context, history);
-      const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X');
-      await commitManifest(
+      cache = new StateCache(cacheFile(context));
+      const storageId = await storageIdentity(context);
+      const existing = request.tag === undefined ? undefined : base.history.get(request.tag);
+      const immutableTag =
+        existing !== undefined && !rollingTagsOf(base.history).includes(existing.name)
+          ? existing
+          : undefined;
+      run = {
         context,
-        {
-          rootCatalog: built.root.hashHex,
-          rootCatalogSize: built.root.size,
-          ttl: context.ttl,
-          revision,
-          garbageCollectable: true,
-          fqrn: context.fqrn,
-          certificate,
-          history: historyHash,
-          publishedAt,
-        },
+        request,
+        treeRoot,
         keys,
-      );
-      for (const record of built.records) cache.rememberCatalog(record);
-      cache.commit({ tree: source, rootCatalog: built.root.hashHex });
-      stats.seconds = (Date.now() - started) / 1000;
-      context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
-      return {
-        fqrn: context.fqrn,
-        revision,
-        rootHash: built.root.hashHex,
-        tag: tagName,
-        unchanged: false,
-        dryRun: false,
-        stats,
+        base,
+        cache,
+        storageId,
+        immutableTag,
+        // An existing named tag may only be "published again" with identical content: check without writing.
+        dryRun: request.dryRun === true || immutableTag !== undefined,
+        written: [],
+        started,
       };
+      bindSpool(run);
+      const result = await publishRun(run, progress, () => {
+        committed = true;
+      });
+      return result;
+    } catch (error) {
+      if (run !== undefined && !committed) await removeWritten(run);
+      throw error;
     } finally {
-      await stopWorkers();
-      cache.close();
-      repository.close();
+      cache?.close();
+      base.repository.close();
     }
   });
 }
 
 /**
- * What the stamps were taken of: the tree, and the settings that shape rows beyond the stamps
- * (extended attributes read or not, hash, compression, chunking).
+ * The spool's stamps and content memory describe one storage at one revision. Anywhere else
+ * (the storage was re-created, restored from an older copy, written by another machine) they
+ * are forgotten, and this publish takes the safe path: every file is read and every object it
+ * needs is checked or written.
  */
-function publishedSource(context: EmbeddedContext, treeRoot: string): string {
-  const { xattrs, algorithm, compression, chunking } = context;
-  return JSON.stringify({ tree: treeRoot, xattrs, algorithm, compression, chunking });
+function bindSpool(run: PublishRun): void {
+  const { manifest } = run.base.repository;
+  const reset = run.cache.bind({
+    storageId: run.storageId,
+    revision: manifest.revision,
+    rootCatalog: manifest.rootCatalog,
+  });
+  if (reset)
+    run.context.logger.warn(
+      'the spool does not describe this storage at this revision; reading the whole tree',
+      { spool: run.context.spoolDir },
+    );
+}
+
+async function publishRun(
+  run: PublishRun,
+  progress: Progress,
+  markCommitted: () => void,
+): Promise<PublishResult> {
+  const { context, cache, treeRoot, base } = run;
+  const content = new ContentStore(
+    {
+      target: context.storage.workerTarget(),
+      algorithm: context.algorithm,
+      compression: context.compression,
+      chunking: context.chunking,
+      dryRun: run.dryRun,
+      statePath: cacheFile(context),
+    },
+    context.storage,
+    cache,
+    progress,
+  );
+  let tree: TreeNode;
+  let mountpoints: Set<string>;
+  let stored: Awaited<ReturnType<typeof storeContents>>;
+  try {
+    content.start();
+    context.logger.info('scanning tree', { tree: treeRoot });
+    tree = await scanTree(treeRoot, { xattrs: context.xattrs });
+    mountpoints = partitionTree(tree, context.partition);
+    addAutoCatalogMarkers(tree, mountpoints);
+    cache.loadTree(treeRoot);
+    stored = await storeContents(run, tree, content, progress);
+  } finally {
+    run.written.push(...content.written);
+    await content.close();
+  }
+
+  const previousManifest = base.repository.manifest;
+  // The stamps describe the previous revision row for row only if it is what this spool
+  // last published from this tree; then what changed is known without comparing catalogs.
+  const last = cache.lastPublished();
+  const source = publishedSource(context, treeRoot);
+  const knowsChanges =
+    run.immutableTag === undefined &&
+    last?.tree === source &&
+    last.rootCatalog === previousManifest.rootCatalog;
+  const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(stored.changed), cache);
+  const previous = await describeCatalogTree(base.repository, previousManifest.rootCatalog, cache, {
+    digests: !knowsChanges,
+  });
+  const revision = previousManifest.revision + 1;
+  const publishedAt = nextTimestamp(context, previousManifest.publishedAt);
+  const built = await buildCatalogs({
+    tree,
+    mountpoints,
+    contents: stored.contents,
+    previous,
+    revision,
+    now: publishedAt,
+    ttl: context.ttl,
+    algorithm: context.algorithm,
+    store: (bytes) =>
+      putMetadataObject(context, bytes, 'C', { dryRun: run.dryRun, written: run.written }),
+    ...(knowsChanges && {
+      changes: {
+        changed: changedNodes,
+        removed,
+        base: (record) =>
+          base.repository.inflatedObject(record.hashHex, 'C').catch(() => undefined),
+      },
+    }),
+    patchFailed: (mountpoint, error) =>
+      context.logger.warn('catalog could not be patched; writing it afresh', {
+        mountpoint: mountpoint || '/',
+        problem: error.message,
+      }),
+  });
+  const stats: PublishStats = {
+    ...content.stats,
+    catalogsWritten: built.written,
+    catalogsReused: built.reused,
+    catalogsPatched: built.patched,
+    seconds: 0,
+  };
+  const finish = (result: Omit<PublishResult, 'fqrn' | 'stats'>): PublishResult => {
+    stats.seconds = (Date.now() - run.started) / 1000;
+    return { fqrn: context.fqrn, ...result, stats };
+  };
+
+  if (run.immutableTag !== undefined) {
+    const existing = run.immutableTag;
+    const tagged = await describeCatalogTree(base.repository, existing.hashHex, cache);
+    if (tagged.get('')?.digest !== built.root.digest) {
+      throw new UcvmError('TAG_IMMUTABLE', `tag ${existing.name} exists with other content`, {
+        details: `Named snapshots never change (it points to revision ${existing.revision}, root ${existing.hashHex}). Publish under a new tag, e.g. a new version.`,
+      });
+    }
+    // The tree is the tagged snapshot; if that is also the current revision, the stamps
+    // describe it.
+    cache.commit(
+      existing.hashHex === previousManifest.rootCatalog
+        ? { tree: source, rootCatalog: existing.hashHex }
+        : undefined,
+    );
+    return finish({
+      revision: existing.revision,
+      rootHash: existing.hashHex,
+      tag: existing.name,
+      unchanged: true,
+      dryRun: run.request.dryRun === true,
+    });
+  }
+
+  const history = base.history;
+  const tagName =
+    run.request.tag ?? automaticTagName(context.now(), (name) => history.get(name) !== undefined);
+  if (run.dryRun)
+    return finish({
+      revision,
+      rootHash: built.root.hashHex,
+      tag: tagName,
+      unchanged: false,
+      dryRun: true,
+    });
+
+  await ensureCatalogObjects(run, built);
+  await signRevision(run, built, { revision, publishedAt, tagName });
+  markCommitted();
+  for (const record of built.records) cache.rememberCatalog(record);
+  cache.commit(
+    { tree: source, rootCatalog: built.root.hashHex },
+    { storageId: run.storageId, revision, rootCatalog: built.root.hashHex },
+  );
+  context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
+  return finish({
+    revision,
+    rootHash: built.root.hashHex,
+    tag: tagName,
+    unchanged: false,
+    dryRun: false,
+  });
 }
 
 /**
- * The nodes whose rows may have changed since the stamps were taken (changed regular files are
- * `changedFiles`; a synthetic catalog marker counts when its directory changed), and the
- * repository paths of entries gone since. Remembers the new stamps of other entries for the
- * next publish.
+ * The content of every regular file: from the stamps for files unchanged since the last
+ * publish, from the workers for the rest. Then every object the new catalogs will name is
+ * checked to exist; a file whose object has gone (the storage lost it behind the spool's back)
+ * is stored again.
  */
-function entryChanges(
+async function storeContents(
+  run: PublishRun,
   tree: TreeNode,
-  treeRoot: string,
-  changedFiles: ReadonlySet<TreeNode>,
-  cache: StateCache,
-): { changedNodes: Set<TreeNode>; removed: string[] } {
-  const changedNodes = new Set<TreeNode>();
-  const changedDirectories = new Set<string>();
-  const present = new Set<string>();
-  for (const node of walkTree(tree)) {
-    // A catalog marker the publisher adds takes its directory's attributes.
-    if (node.source === '') {
-      if (changedDirectories.has(parentPath(node.path))) changedNodes.add(node);
-      continue;
+  content: ContentStore,
+  progress: Progress,
+): Promise<{ contents: Map<TreeNode, StoredContent>; changed: TreeNode[] }> {
+  const files = [...walkTree(tree)].filter(isRegular);
+  progress.start(
+    'publishing',
+    files.reduce((sum, node) => sum + node.size, 0),
+  );
+  const contents = new Map<TreeNode, StoredContent>();
+  const changed: TreeNode[] = [];
+  let succeeded = false;
+  try {
+    const unchanged: TreeNode[] = [];
+    for (const node of files) {
+      const known = content.unchanged(node);
+      if (known === undefined) changed.push(node);
+      else {
+        unchanged.push(node);
+        contents.set(node, known);
+      }
     }
-    present.add(node.source);
-    if (isRegular(node)) {
-      if (changedFiles.has(node)) changedNodes.add(node);
-      continue;
+    const stored = await Promise.all(
+      changed.map(async (node) => [node, await content.content(node)] as const),
+    );
+    for (const [node, value] of stored) contents.set(node, value);
+    if (!run.dryRun) {
+      const lost = await lostContents(run, unchanged, contents);
+      if (lost.length > 0) {
+        run.context.logger.warn('objects the spool remembered are missing; storing them again', {
+          files: lost.length,
+        });
+        for (const node of lost) {
+          contents.set(node, await content.content(node));
+          changed.push(node);
+        }
+        const still = await lostContents(run, lost, contents);
+        if (still.length > 0)
+          throw new UcvmError(
+            'OBJECT_MISSING',
+            `objects of ${still[0]!.source} are still missing after storing it`,
+            {
+              where: { path: still[0]!.source },
+            },
+          );
+      }
     }
-    const stamp = stampOf(node);
-    if (!cache.sameStamp(node.source, stamp)) {
-      changedNodes.add(node);
-      if (isDirectory(node)) changedDirectories.add(node.path);
-      cache.rememberEntry(node.source, stamp);
+    succeeded = true;
+  } finally {
+    progress.stop(succeeded);
+  }
+  return { contents, changed };
+}
+
+/** The nodes among `nodes` whose content objects do not exist in the storage. */
+async function lostContents(
+  run: PublishRun,
+  nodes: readonly TreeNode[],
+  contents: ReadonlyMap<TreeNode, StoredContent>,
+): Promise<TreeNode[]> {
+  const byObject = new Map<string, TreeNode[]>();
+  for (const node of nodes) {
+    const stored = contents.get(node)!;
+    const suffix = stored.chunks === undefined ? '' : 'P';
+    for (const hash of storedObjectHashes(stored)) {
+      const name = objectPath(hash, suffix);
+      const list = byObject.get(name);
+      if (list === undefined) byObject.set(name, [node]);
+      else list.push(node);
     }
   }
-  const removed = cache
-    .removedEntries((source) => present.has(source))
-    .map((source) => source.slice(treeRoot.length));
-  return { changedNodes, removed };
+  const lost = new Set<TreeNode>();
+  for (const name of await run.context.storage.missing(byObject.keys()))
+    for (const node of byObject.get(name)!) lost.add(node);
+  return [...lost];
+}
+
+/** Catalogs reused from the previous revision must still exist, or the new one would not mount. */
+async function ensureCatalogObjects(run: PublishRun, built: CatalogBuildResult): Promise<void> {
+  const missing = await run.context.storage.missing(
+    built.records.map((record) => objectPath(record.hashHex, 'C')),
+  );
+  if (missing.length > 0)
+    throw new UcvmError(
+      'OBJECT_MISSING',
+      `${missing.length} catalogs of the current revision are missing from ${run.context.storage.location}`,
+      {
+        details: `First missing: ${missing[0]}. Nothing was signed. \`ucvm repo verify\` shows what else is gone; restore the storage from a trusted copy.`,
+      },
+    );
+}
+
+/** Writes the new tag database and certificate, then signs and commits the manifest. */
+async function signRevision(
+  run: PublishRun,
+  built: CatalogBuildResult,
+  { revision, publishedAt, tagName }: { revision: number; publishedAt: number; tagName: string },
+): Promise<void> {
+  const { context, base, keys } = run;
+  const history = base.history;
+  const previousManifest = base.repository.manifest;
+  const trunk = history.get(TRUNK);
+  if (trunk !== undefined)
+    history.put({ ...trunk, name: TRUNK_PREVIOUS, description: 'default undo target' });
+  const tagged = {
+    hashHex: built.root.hashHex,
+    revision,
+    timestamp: publishedAt,
+    size: built.root.size,
+    branch: '',
+  };
+  history.put({ ...tagged, name: TRUNK, description: 'current HEAD' });
+  history.put({ ...tagged, name: tagName, description: run.request.description ?? '' });
+  if (previousManifest.history !== undefined)
+    history.setProperty('previous_revision', previousManifest.history);
+  const historyHash = await putHistory(context, history, run.written);
+  const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X', {
+    written: run.written,
+  });
+  await commitManifest(
+    context,
+    {
+      rootCatalog: built.root.hashHex,
+      rootCatalogSize: built.root.size,
+      ttl: context.ttl,
+      revision,
+      garbageCollectable: true,
+      fqrn: context.fqrn,
+      certificate,
+      history: historyHash,
+      publishedAt,
+    },
+    keys,
+  );
+}
+
+/** Removes the objects a failed publish wrote: nothing can reference them, and they fill the disk. */
+async function removeWritten(run: PublishRun): Promise<void> {
+  let removed = 0;
+  for (const name of run.written) {
+    try {
+      await run.context.storage.remove(name);
+      removed++;
+    } catch {
+      // What cannot be removed now is unreachable; `ucvm repo gc --apply` removes it later.
+    }
+  }
+  if (removed > 0)
+    run.context.logger.warn('removed the objects the failed publish wrote', { objects: removed });
 }

@@ -23,6 +23,13 @@ export interface PublishedTree {
   rootCatalog: string;
 }
 
+/** Which storage, at which revision, the whole spool describes (see `StateCache.bind`). */
+export interface SpoolBinding {
+  storageId: string;
+  revision: number;
+  rootCatalog: string;
+}
+
 /** Content as a compact string: `<compression>:<hash>`, or JSON for a chunked file. */
 function encodeContent(content: StoredContent): string {
   return content.chunks === undefined
@@ -65,7 +72,36 @@ export class StateCache implements CatalogRecordCache {
       CREATE TABLE IF NOT EXISTS contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS published (id INTEGER PRIMARY KEY CHECK (id = 1), tree TEXT NOT NULL, root_catalog TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS binding (id INTEGER PRIMARY KEY CHECK (id = 1), storage_id TEXT NOT NULL, revision INTEGER NOT NULL, root_catalog TEXT NOT NULL);
     `);
+  }
+
+  /**
+   * Checks that the spool describes this storage at this revision; if it does not (another
+   * storage, a restored or re-created one, a revision published elsewhere, or a spool from
+   * before bindings), forgets everything it knows. Returns true if it forgot.
+   */
+  bind(binding: SpoolBinding): boolean {
+    const row = this.db
+      .prepare('SELECT storage_id AS storageId, revision, root_catalog AS rootCatalog FROM binding')
+      .get() as SpoolBinding | undefined;
+    if (
+      row !== undefined &&
+      row.storageId === binding.storageId &&
+      row.revision === binding.revision &&
+      row.rootCatalog === binding.rootCatalog
+    )
+      return false;
+    const known = this.db.prepare('SELECT count(*) FROM file_stamps').pluck().get() as number;
+    this.db.transaction(() => {
+      for (const table of ['file_stamps', 'contents', 'catalogs', 'published', 'binding'])
+        this.db.prepare(`DELETE FROM ${table}`).run();
+      this.db
+        .prepare('INSERT INTO binding (id, storage_id, revision, root_catalog) VALUES (1, ?, ?, ?)')
+        .run(binding.storageId, binding.revision, binding.rootCatalog);
+    })();
+    this.files.clear();
+    return row !== undefined || known > 0;
   }
 
   /** Loads the stamps below one source tree (one query instead of one per entry). */
@@ -135,7 +171,7 @@ export class StateCache implements CatalogRecordCache {
    * Writes what this run learned; called only after the publish succeeded. `published` says
    * which revision the stamps now describe; without it (a dry run) they describe none.
    */
-  commit(published?: PublishedTree): void {
+  commit(published?: PublishedTree, binding?: SpoolBinding): void {
     const putFile = this.db.prepare(
       'INSERT OR REPLACE INTO file_stamps (source, stamp, content) VALUES (?, ?, ?)',
     );
@@ -159,6 +195,12 @@ export class StateCache implements CatalogRecordCache {
         this.db
           .prepare('INSERT INTO published (id, tree, root_catalog) VALUES (1, ?, ?)')
           .run(published.tree, published.rootCatalog);
+      if (binding !== undefined)
+        this.db
+          .prepare(
+            'INSERT OR REPLACE INTO binding (id, storage_id, revision, root_catalog) VALUES (1, ?, ?, ?)',
+          )
+          .run(binding.storageId, binding.revision, binding.rootCatalog);
     })();
     this.pendingFiles.clear();
     this.pendingRemovals.length = 0;

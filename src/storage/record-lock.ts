@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UcvmError } from '../../errors.js';
+import { UcvmError } from '../errors.js';
 
 export const LOCK_FILE = 'ucvm.lock';
 export const LOCK_HOLDER_FILE = 'ucvm.lock.holder';
