@@ -52,7 +52,6 @@ export function storageError(error: unknown, path: string, action = 'write'): un
   const remedy = remedies[code] ?? remedies[code.replace(/_.*$/, '')];
   return new UcvmError('STORAGE_IO', `cannot ${action} ${path}: ${code}`, {
     details: [(error as Error).message, remedy].filter(Boolean).join('\n'),
-    where: { path },
     cause: error,
   });
 }

@@ -57,9 +57,12 @@ async function signNewWhitelist(context: EmbeddedContext, days: number): Promise
 export async function resignWhitelist(context: EmbeddedContext, days: number): Promise<Date> {
   checkWhitelistDays(days);
   return withLock(context, 'resign', async () => {
-    const { certificatePem } = await loadSigningKeys(context.keys);
-    const base = await openVerifiedBase(context, { purpose: 'replacing', certificatePem });
-    base.repository.close();
+    // Keys made before the repository (`ucvm keys init`): there is no revision to vouch for yet.
+    if (await context.storage.initialized()) {
+      const { certificatePem } = await loadSigningKeys(context.keys);
+      const base = await openVerifiedBase(context, { purpose: 'replacing', certificatePem });
+      base.repository.close();
+    }
     return signNewWhitelist(context, days);
   });
 }

@@ -34,13 +34,10 @@ export function jobError(failure: JobFailure): Error {
     const error = storageError(cause, failure.path, 'write');
     return error instanceof UcvmError
       ? error
-      : new UcvmError('STORAGE_IO', `cannot write ${failure.path}: ${failure.message}`, {
-          where: { path: failure.path },
-        });
+      : new UcvmError('STORAGE_IO', `cannot write ${failure.path}: ${failure.message}`);
   }
   if (failure.phase === 'read')
     return new UcvmError('TREE_INVALID', `cannot read ${failure.path}: ${failure.message}`, {
-      where: { path: failure.path },
       details: 'A file of the tree changed or vanished while it was published, or is unreadable.',
     });
   return new Error(`content worker failed on ${failure.path}: ${failure.message}`);
