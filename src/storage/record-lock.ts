@@ -2,20 +2,10 @@ import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UcvmError } from '../errors.js';
+import type { LockRequest, WriterLock } from './storage.js';
 
 export const LOCK_FILE = 'ucvm.lock';
 export const LOCK_HOLDER_FILE = 'ucvm.lock.holder';
-
-export interface RepoLock {
-  release(): void;
-}
-
-export interface LockOptions {
-  /** How long to wait for another writer before failing; 0 fails at once. */
-  waitMs: number;
-  /** Who we are, e.g. `publish pid 123`, shown to a process that has to wait. */
-  holder: string;
-}
 
 /**
  * One writer per repository. The lock is an exclusive SQLite transaction, i.e. a POSIX
@@ -25,8 +15,8 @@ export interface LockOptions {
 export async function acquireRepoLock(
   path: string,
   holderPath: string,
-  options: LockOptions,
-): Promise<RepoLock> {
+  options: LockRequest,
+): Promise<WriterLock> {
   const db = new Database(path, { timeout: 0 });
   const deadline = Date.now() + options.waitMs;
   for (let attempt = 0; ; attempt++) {
@@ -44,6 +34,7 @@ export async function acquireRepoLock(
         db.close();
         throw error;
       }
+      if (attempt === 0 && options.waitMs > 0) options.onWait?.(readHolder(holderPath));
       if (Date.now() >= deadline) {
         db.close();
         throw new UcvmError('REPO_LOCKED', 'another process is writing to this repository', {

@@ -10,6 +10,8 @@ export interface LockRequest {
   holder: string;
   /** How long to queue behind another writer; 0 fails at once with REPO_LOCKED. */
   waitMs: number;
+  /** Told once, with the holder's description, when the lock is busy and we wait. */
+  onWait?: (holder: string) => void;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startUcvm, ucvm } from '../helpers/cli.js';
+import { DirectoryStorage } from '../../src/storage/directory.js';
+import { startUcvm, ucvm, type CliResult } from '../helpers/cli.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 function bigTree(root: string, label: string): void {
@@ -12,54 +13,72 @@ function bigTree(root: string, label: string): void {
   }
 }
 
-describe('two publishes to one repository at once', () => {
-  it('fails the second with REPO_LOCKED, or queues it with --wait; never interleaves', async () => {
+/** Resolves when the child has written `text` to stderr; rejects if it exits first. */
+function stderrSays(run: ReturnType<typeof startUcvm>, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    run.child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes(text)) resolve();
+    });
+    void run.done.then((result: CliResult) =>
+      reject(new Error(`exited before saying ${JSON.stringify(text)}: ${result.stderr}`)),
+    );
+  });
+}
+
+describe('publishes to one repository while another writer holds it', () => {
+  it('fails a publish with REPO_LOCKED, or queues it with --wait; queued ones never interleave', async () => {
     const base = await tmpdir();
     const storage = path.join(base, 'srv', 'lock.example.org');
     const common = ['--keys', path.join(base, 'keys'), '--spool', path.join(base, 'spool')];
     expect(ucvm(['repo', 'init', storage, ...common]).status).toBe(0);
-    const treeA = path.join(base, 'a');
-    const treeB = path.join(base, 'b');
-    bigTree(treeA, 'A');
-    bigTree(treeB, 'B');
+    const trees = { a: path.join(base, 'a'), b: path.join(base, 'b') };
+    bigTree(trees.a, 'A');
+    bigTree(trees.b, 'B');
 
-    const first = startUcvm(['repo', 'publish', storage, treeA, '--tag', 'a', '--json', ...common]);
-    // Wait until the first holds the lock (its holder file names it).
-    const holder = path.join(storage, 'data', 'txn', 'ucvm.lock.holder');
-    for (let i = 0; i < 200; i++) {
-      try {
-        const { readFileSync } = await import('node:fs');
-        if (readFileSync(holder, 'utf8').includes(`pid ${first.child.pid}`)) break;
-      } catch {
-        // not yet
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    // This test process is the other writer: it holds the lock until the publishes queue.
+    const lock = await new DirectoryStorage(storage).lock({
+      holder: 'the test (holding on purpose)',
+      waitMs: 0,
+    });
+    let released = false;
+    try {
+      const refused = ucvm(['repo', 'publish', storage, trees.a, '--tag', 'a', ...common]);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain('REPO_LOCKED');
+      expect(refused.stderr).toContain('the test (holding on purpose)');
+
+      const queued = (['a', 'b'] as const).map((tag) =>
+        startUcvm([
+          'repo',
+          'publish',
+          storage,
+          trees[tag],
+          '--tag',
+          tag,
+          '--wait',
+          '120',
+          '--json',
+          ...common,
+        ]),
+      );
+      await Promise.all(queued.map((run) => stderrSays(run, 'waiting')));
+      lock.release();
+      released = true;
+      const results = await Promise.all(queued.map((run) => run.done));
+      for (const result of results) expect(result.status, result.stderr).toBe(0);
+      const revisions = results.map(
+        (result) => (JSON.parse(result.stdout) as { revision: number }).revision,
+      );
+      expect(revisions.sort()).toEqual([2, 3]);
+    } finally {
+      if (!released) lock.release();
     }
-    const refused = ucvm(['repo', 'publish', storage, treeB, '--tag', 'b', ...common]);
-    const queued = startUcvm([
-      'repo',
-      'publish',
-      storage,
-      treeB,
-      '--tag',
-      'b',
-      '--wait',
-      '120',
-      '--json',
-      ...common,
-    ]);
-    const a = await first.done;
-    const b = await queued.done;
-
-    expect(refused.status).toBe(1);
-    expect(refused.stderr).toContain('REPO_LOCKED');
-    expect(refused.stderr).toContain(`pid ${first.child.pid}`);
-    expect(a.status, a.stderr).toBe(0);
-    expect(b.status, b.stderr).toBe(0);
-    expect(JSON.parse(a.stdout)).toMatchObject({ revision: 2, tag: 'a' });
-    expect(JSON.parse(b.stdout)).toMatchObject({ revision: 3, tag: 'b' });
     const cat = (tag: string): string =>
-      ucvm(['repo', 'cat', `${storage}@${tag}`, '/d3/f7']).stdout;
+      ucvm(['repo', 'cat', `${storage}@${tag}`, '/d3/f7'], {
+        env: { UCVM_KEYS_DIR: path.join(base, 'keys') },
+      }).stdout;
     expect(cat('a')).toBe('A 3 7\n'.repeat(500));
     expect(cat('b')).toBe('B 3 7\n'.repeat(500));
     expect(ucvm(['repo', 'verify', storage, ...common.slice(0, 2)]).status).toBe(0);

@@ -9,7 +9,8 @@ import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
 import { makeRepo } from '../helpers/repo.js';
 import { tmpdir } from '../helpers/tmp.js';
-import { listObjectFiles } from '../helpers/independent.js';
+import { listObjectFiles, sqlite } from '../helpers/independent.js';
+import { parseObjectPath } from '../../src/cvmfs/hash.js';
 
 async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   const error = await promise.then(
@@ -228,11 +229,21 @@ describe('garbage collection', () => {
     await repo.publisher.publish({ tree, tag: 'second' });
     await repo.publisher.removeTag('first');
     await repo.publisher.publish({ tree, tag: 'third' });
+    const before = listObjectFiles(repo.storage).length;
     const dry = await repo.publisher.gc({ apply: false });
     expect(dry.dryRun).toBe(true);
     expect(dry.unreachableObjects).toBeGreaterThan(0);
-    const before = listObjectFiles(repo.storage).length;
     expect(listObjectFiles(repo.storage).length).toBe(before);
+    const spoolMentions = (hash: string): number =>
+      Number(
+        sqlite(
+          path.join(repo.spool, 'state.db'),
+          `SELECT (SELECT count(*) FROM contents WHERE content LIKE '%${hash}%') + (SELECT count(*) FROM file_stamps WHERE content LIKE '%${hash}%')`,
+        )[0]![0],
+      );
+    const removedHashes = dry.sample.map((name) => parseObjectPath(name)!.hashHex);
+    // The dropped file's content object is among them, and the spool remembers it.
+    expect(removedHashes.map(spoolMentions).some((count) => count > 0)).toBe(true);
     const applied = await repo.publisher.gc({ apply: true });
     expect(applied.removedObjects).toBe(dry.unreachableObjects);
     expect(listObjectFiles(repo.storage).length).toBe(before - dry.unreachableObjects);
@@ -244,7 +255,9 @@ describe('garbage collection', () => {
       [],
     );
     repository.close();
-    // The dropped content is gone; publishing it again must write it again (the cache forgot it).
+    // The spool forgot every removed object before it was deleted.
+    expect(removedHashes.map(spoolMentions)).toEqual(removedHashes.map(() => 0));
+    // The dropped content is gone; publishing it again must write it again.
     writeFileSync(path.join(tree, 'drop'), 'dropped content');
     const again = await repo.publisher.publish({ tree, tag: 'fourth' });
     expect(again.stats.objectsWritten).toBeGreaterThanOrEqual(1);

@@ -119,6 +119,11 @@ export async function withLock<T>(
   const lock = await context.storage.lock({
     waitMs: context.lockWaitMs,
     holder: `ucvm ${what} (pid ${process.pid})`,
+    onWait: (holder) =>
+      context.logger.warn('another process is writing to this repository; waiting', {
+        holder,
+        seconds: context.lockWaitMs / 1000,
+      }),
   });
   try {
     const removed = await context.storage.cleanup();
