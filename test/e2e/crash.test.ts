@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Repository } from '../../src/reader/repository.js';
@@ -7,6 +7,7 @@ import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
 import { serveInChild, startUcvm, ucvm } from '../helpers/cli.js';
 import { findCvmfsClient, mountRepository } from '../helpers/cvmfs-client.js';
+import { independentProblems } from '../helpers/independent.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 /** A deterministic pseudo-random generator (mulberry32), so a failing run can be repeated. */
@@ -172,4 +173,61 @@ describe('a publish killed with SIGKILL', () => {
       repository.close();
     }
   }, 300_000);
+
+  it('keeps every tag whole through spool loss, storage restores and gc between killed publishes', async () => {
+    const { base, storage, keys, tree, common } = await crashRepo();
+    const spool = path.join(base, 'spool');
+    const otherSpool = ['--keys', keys, '--spool', path.join(base, 'other-spool')];
+    const env = { UCVM_KEYS_DIR: keys };
+    expect(ucvm(['repo', 'publish', storage, tree, '--tag', 'r0', ...common]).status).toBe(0);
+    const backup = path.join(base, 'backup');
+    cpSync(storage, backup, { recursive: true });
+    const started = Date.now();
+    writeTree(tree, 1);
+    expect(ucvm(['repo', 'publish', storage, tree, '--tag', 'r1', ...common]).status).toBe(0);
+    const duration = Date.now() - started;
+
+    const random = prng(20261202);
+    const tags = ['r0', 'r1'];
+    const check = async (step: string): Promise<void> => {
+      expect((await verified(storage, keys)).problems, step).toEqual([]);
+      expect(independentProblems(storage, base), step).toEqual([]);
+    };
+    for (let round = 2; round < 14; round++) {
+      const disturbance = ['spool lost', 'storage restored', 'gc by another spool'][round % 3]!;
+      if (disturbance === 'spool lost') rmSync(spool, { recursive: true, force: true });
+      if (disturbance === 'storage restored') {
+        rmSync(storage, { recursive: true });
+        cpSync(backup, storage, { recursive: true });
+        tags.splice(0, tags.length, 'r0');
+      }
+      if (disturbance === 'gc by another spool' && tags.length > 2) {
+        const old = tags.shift()!;
+        expect(ucvm(['repo', 'untag', storage, old, ...otherSpool]).status).toBe(0);
+        const gc = ucvm(['repo', 'gc', storage, '--apply', ...otherSpool]);
+        expect(gc.status, gc.stderr).toBe(0);
+      }
+      await check(`round ${round}: ${disturbance}`);
+      if (random() < 0.5) cpSync(storage, backup, { recursive: true, force: true });
+      writeTree(tree, round);
+      const tag = `r${round}`;
+      const killed = startUcvm(['repo', 'publish', storage, tree, '--tag', tag, ...common], env);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * duration)));
+      killed.child.kill('SIGKILL');
+      await killed.done;
+      await check(`round ${round}: killed`);
+      // The next run finishes the job, whatever the kill left.
+      const finish = ucvm(['repo', 'publish', storage, tree, '--tag', tag, '--json', ...common]);
+      expect(finish.status, finish.stderr).toBe(0);
+      tags.push(tag);
+      await check(`round ${round}: finished`);
+      const repository = await Repository.open(directorySource(storage));
+      try {
+        const content = (await (await repository.snapshot(tag)).readFile('/dir7/f3')).toString();
+        expect(content.split('\n')[0]).toBe(`generation ${round} dir 7 file 3`);
+      } finally {
+        repository.close();
+      }
+    }
+  }, 600_000);
 });

@@ -5,20 +5,25 @@ import { loadPublicKey } from '../../src/keys/index.js';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
-import { listObjectFiles } from '../helpers/independent.js';
+import { independentProblems, listObjectFiles } from '../helpers/independent.js';
 import { makeRepo, type TestRepo } from '../helpers/repo.js';
 import { tmpdir } from '../helpers/tmp.js';
 
+/** Problems found by our verify and by the independent (Python, openssl) check. */
 async function verifyAll(repo: TestRepo): Promise<string[]> {
+  const independent = independentProblems(repo.storage, repo.base);
   const repository = await Repository.open(directorySource(repo.storage));
   try {
-    return (
-      await verifyRepository(repository, {
-        masterKeys: [await loadPublicKey(path.join(repo.keys, 'test.example.org.pub'))],
-        now: new Date(),
-        fqrn: 'test.example.org',
-      })
-    ).problems;
+    return [
+      ...independent,
+      ...(
+        await verifyRepository(repository, {
+          masterKeys: [await loadPublicKey(path.join(repo.keys, 'test.example.org.pub'))],
+          now: new Date(),
+          fqrn: 'test.example.org',
+        })
+      ).problems,
+    ];
   } finally {
     repository.close();
   }
@@ -68,6 +73,9 @@ describe('a spool that does not describe the storage is not trusted', () => {
     );
     expect(contentObjects).toHaveLength(3);
     unlinkSync(contentObjects[0]!);
+    expect(independentProblems(repo.storage, repo.base)).toEqual([
+      `missing ${path.basename(path.dirname(contentObjects[0]!))}${path.basename(contentObjects[0]!)}`,
+    ]);
     writeFileSync(path.join(source, 'new'), 'new\n');
     await repo.publisher.publish({ tree: source, tag: 'v2' });
     expect(await verifyAll(repo)).toEqual([]);
