@@ -25,7 +25,8 @@ export function manifestLine(storage: string, key: string): string {
 /** Flips the last byte of a signed file's signature (its last byte). */
 export function flipSignatureByte(file: string): void {
   const bytes = readFileSync(file);
-  bytes[bytes.length - 1] ^= 0x01;
+  const last = bytes.length - 1;
+  bytes.writeUInt8(bytes.readUInt8(last) ^ 0x01, last);
   writeFileSync(file, bytes);
 }
 

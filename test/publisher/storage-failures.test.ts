@@ -101,6 +101,27 @@ describe.skipIf(!canMount)('a full disk', () => {
   });
 });
 
+describe.skipIf(!canMount)('a full spool', () => {
+  it('is a storage error naming the spool, and the repository is untouched', async () => {
+    const base = await tmpdir();
+    const spool = path.join(base, 'spool');
+    mountTmpfs(spool, '256k');
+    const repo = await makeRepo({ base, spoolDir: path.join(spool, 'state') });
+    try {
+      writeFileSync(path.join(spool, 'filler'), randomBytes(400_000));
+    } catch {
+      // ENOSPC: full now.
+    }
+    const error = await repo.publisher.publish({ tree: await tmpdir({ a: '1' }), tag: 'v1' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isUcvmError(error, 'STORAGE_IO'), String(error)).toBe(true);
+    expect((error as Error).message).toContain(spool);
+    expect(await problems(repo)).toEqual([]);
+  });
+});
+
 describe('a content worker that dies', () => {
   it('fails the jobs it had and every later one instead of hanging', async () => {
     const dir = await tmpdir();

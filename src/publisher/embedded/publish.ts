@@ -253,11 +253,21 @@ async function publishRun(
   await ensureCatalogObjects(run, built);
   await signRevision(run, built, { revision, publishedAt, tagName });
   markCommitted();
-  for (const record of built.records) cache.rememberCatalog(record);
-  cache.commit(
-    { tree: source, rootCatalog: built.root.hashHex },
-    { storageId: run.storageId, revision, rootCatalog: built.root.hashHex },
-  );
+  try {
+    for (const record of built.records) cache.rememberCatalog(record);
+    cache.commit(
+      { tree: source, rootCatalog: built.root.hashHex },
+      { storageId: run.storageId, revision, rootCatalog: built.root.hashHex },
+    );
+  } catch (error) {
+    // The revision is published; a spool that could not learn it is only slower next time.
+    context.logger.warn(
+      'published, but the spool could not record it; the next publish reads the whole tree',
+      {
+        problem: (error as Error).message,
+      },
+    );
+  }
   context.logger.info('published', { revision, tag: tagName, root: built.root.hashHex });
   return finish({
     revision,

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CatalogRecord, CatalogRecordCache } from '../../reader/catalog-tree.js';
 import type { StoredContent } from './content-pipeline.js';
+import { storageError } from '../../storage/errors.js';
 import type { TreeNode } from './tree.js';
 
 /**
@@ -63,17 +64,31 @@ export class StateCache implements CatalogRecordCache {
   private readonly pendingContents = new Map<string, StoredContent>();
   private readonly pendingCatalogs: CatalogRecord[] = [];
 
-  constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec(`
+  constructor(private readonly path: string) {
+    this.db = this.onSpool(() => {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      const db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      return db;
+    });
+    this.onSpool(() =>
+      this.db.exec(`
       CREATE TABLE IF NOT EXISTS file_stamps (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS published (id INTEGER PRIMARY KEY CHECK (id = 1), tree TEXT NOT NULL, root_catalog TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS binding (id INTEGER PRIMARY KEY CHECK (id = 1), storage_id TEXT NOT NULL, revision INTEGER NOT NULL, root_catalog TEXT NOT NULL);
-    `);
+    `),
+    );
+  }
+
+  /** A full or unwritable spool is a storage error naming the spool, not a raw SQLite error. */
+  private onSpool<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw storageError(error, this.path, 'write the spool');
+    }
   }
 
   /**
@@ -82,6 +97,10 @@ export class StateCache implements CatalogRecordCache {
    * before bindings), forgets everything it knows. Returns true if it forgot.
    */
   bind(binding: SpoolBinding): boolean {
+    return this.onSpool(() => this.bindNow(binding));
+  }
+
+  private bindNow(binding: SpoolBinding): boolean {
     const row = this.db
       .prepare('SELECT storage_id AS storageId, revision, root_catalog AS rootCatalog FROM binding')
       .get() as SpoolBinding | undefined;
@@ -172,6 +191,10 @@ export class StateCache implements CatalogRecordCache {
    * which revision the stamps now describe; without it (a dry run) they describe none.
    */
   commit(published?: PublishedTree, binding?: SpoolBinding): void {
+    this.onSpool(() => this.commitNow(published, binding));
+  }
+
+  private commitNow(published?: PublishedTree, binding?: SpoolBinding): void {
     const putFile = this.db.prepare(
       'INSERT OR REPLACE INTO file_stamps (source, stamp, content) VALUES (?, ?, ?)',
     );
@@ -210,6 +233,10 @@ export class StateCache implements CatalogRecordCache {
 
   /** Forgets everything that refers to objects that no longer exist (after garbage collection). */
   forgetObjects(removed: ReadonlySet<string>): void {
+    this.onSpool(() => this.forgetNow(removed));
+  }
+
+  private forgetNow(removed: ReadonlySet<string>): void {
     const drop = (table: string, key: string): void => {
       const rows = this.db.prepare(`SELECT ${key} AS k, content FROM ${table}`).all() as Array<{
         k: string;
