@@ -67,6 +67,16 @@ function describeTree(root: string): Map<string, string> {
   return result;
 }
 
+const SWISSKNIFE_NOTE =
+  client !== undefined && client.swissknife === undefined
+    ? '(skipped: cvmfs_swissknife is not installed beside cvmfs2) '
+    : '';
+if (client === undefined) console.log(`test/client: ${CLIENT_SKIP_REASON}`);
+else if (client.swissknife === undefined)
+  console.log(
+    'test/client: cvmfs_swissknife is not installed beside cvmfs2; its checks are skipped',
+  );
+
 describe.skipIf(client === undefined)(
   `the real CernVM-FS client mounts what we publish${client === undefined ? ` (${CLIENT_SKIP_REASON})` : ''}`,
   () => {
@@ -163,7 +173,7 @@ describe.skipIf(client === undefined)(
     });
 
     it.skipIf(client?.swissknife === undefined)(
-      'passes cvmfs_swissknife check for trunk and every tag',
+      SWISSKNIFE_NOTE + 'passes cvmfs_swissknife check for trunk and every tag',
       async () => {
         for (const tag of [undefined, 'one', 'two', 'HEAD', 'trunk-previous']) {
           const result = await swissknifeCheck(client!, {
@@ -180,7 +190,7 @@ describe.skipIf(client === undefined)(
     );
 
     it.skipIf(client?.swissknife === undefined)(
-      'passes the check with automatically split catalogs',
+      SWISSKNIFE_NOTE + 'passes the check with automatically split catalogs',
       async () => {
         const split = await makeRepo({
           base: path.join(work, 'split'),
@@ -220,7 +230,7 @@ describe.skipIf(client === undefined)(
     );
 
     it.skipIf(client?.swissknife === undefined)(
-      'mounts and passes the check after catalogs were patched in place',
+      SWISSKNIFE_NOTE + 'mounts and passes the check after catalogs were patched in place',
       async () => {
         const tree = path.join(work, 'tree-patched');
         execFileSync('cp', ['-a', treeOne, tree]);
