@@ -40,7 +40,14 @@ hash_line = raw[cut + 4 : raw.index(b"\n", cut + 4)].decode()
 if hashlib.sha1(letter).hexdigest() != hash_line:
     problems.append("manifest hash line does not match its letter")
 fields = {line[:1]: line[1:] for line in letter.decode("latin1").split("\n") if line}
-stored(fields["X"], "X")
+certificate = stored(fields["X"], "X")
+# A stratum 1 re-creates this object with stock zlib at the default level under the same name.
+if certificate is not None and zlib.compress(zlib.decompress(certificate), 6) != certificate:
+    problems.append("certificate object is not stock zlib's level-6 bytes")
+if "M" in fields:
+    meta = stored(fields["M"], "M")
+    if meta is not None and zlib.compress(zlib.decompress(meta), 6) != meta:
+        problems.append("meta-info object is not stock zlib's level-6 bytes")
 roots = [fields["C"]]
 if "H" in fields:
     history = database(fields["H"], "H")

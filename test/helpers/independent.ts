@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -156,6 +156,36 @@ export function independentProblems(storage: string, work: string): string[] {
     if (verdict !== 'Verified OK') problems.push(`openssl: ${verdict}`);
   } catch (error) {
     problems.push(`openssl: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return problems;
+}
+
+/** Python's (stock) zlib at level 6 of `data`: what a stratum 1 writes for X and M objects. */
+export function pythonCompress6(data: Buffer): Buffer {
+  return execFileSync(
+    'python3',
+    ['-c', 'import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 6))'],
+    { input: data, maxBuffer: 1 << 30 },
+  );
+}
+
+/**
+ * The certificate (and meta-info) object of a repository directory, checked against stock
+ * zlib: inflated, re-compressed by Python at level 6, it must be the very bytes stored.
+ */
+export function stockZlibProblems(storage: string): string[] {
+  const manifest = path.join(storage, '.cvmfspublished');
+  if (!existsSync(manifest)) return [];
+  const problems: string[] = [];
+  for (const line of readFileSync(manifest, 'latin1').split('\n--\n')[0]!.split('\n')) {
+    const suffix = line[0];
+    if (suffix !== 'X' && suffix !== 'M') continue;
+    const hash = line.slice(1);
+    const file = path.join(storage, 'data', hash.slice(0, 2), `${hash.slice(2)}${suffix}`);
+    if (!existsSync(file)) continue;
+    const stored = readFileSync(file);
+    if (!pythonCompress6(pythonInflate(file)).equals(stored))
+      problems.push(`${file}: not stock zlib's level-6 bytes`);
   }
   return problems;
 }

@@ -5,7 +5,9 @@ import {
   type EmbeddedOptions,
 } from '../../src/publisher/embedded/index.js';
 import type { EmbeddedPublisher } from '../../src/publisher/embedded/index.js';
+import { stockZlibProblems } from './independent.js';
 import { tmpdir } from './tmp.js';
+import { expect, onTestFinished } from 'vitest';
 
 export interface TestRepo {
   base: string;
@@ -42,5 +44,13 @@ export async function makeRepo(
     });
   const publisher = reopen();
   if (init !== false) await publisher.init({ whitelistDays: 30 });
+  // Every repository a test creates must replicate: its certificate object is stock zlib's bytes.
+  try {
+    onTestFinished(() => {
+      expect(stockZlibProblems(storage)).toEqual([]);
+    });
+  } catch {
+    // Created outside a test (beforeAll): the tests that use it check their own.
+  }
   return { base, storage, keys, spool, publisher, reopen };
 }

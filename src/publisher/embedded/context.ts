@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { ChunkingOptions } from '../../cvmfs/chunking.js';
 import { DEFAULT_CHUNKING } from '../../cvmfs/chunking.js';
 import type { Compression } from '../../cvmfs/catalog/entry.js';
-import { compress } from '../../cvmfs/compression.js';
+import { compress, compressStock } from '../../cvmfs/compression.js';
 import { fqrnProblem } from '../../cvmfs/fqrn.js';
 import {
   hashBytes,
@@ -142,14 +142,17 @@ export interface PutOptions {
   written?: string[];
 }
 
-/** Compresses, hashes and stores a metadata object (always zlib); returns its hash. */
+/**
+ * Compresses, hashes and stores a metadata object (always zlib); returns its hash. The
+ * certificate and meta-info take stock zlib's exact bytes, because replication re-creates them.
+ */
 export async function putMetadataObject(
   context: EmbeddedContext,
   bytes: Buffer,
   suffix: ObjectSuffix,
   options: PutOptions = {},
 ): Promise<string> {
-  const stored = compress(bytes);
+  const stored = suffix === 'X' || suffix === 'M' ? compressStock(bytes) : compress(bytes);
   const hashHex = hashToHex(hashBytes(context.algorithm, stored));
   const name = objectPath(hashHex, suffix);
   if (options.dryRun !== true && (await context.storage.putIfAbsent(name, stored)))
