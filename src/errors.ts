@@ -38,7 +38,8 @@ export type ErrorCode =
   | 'VERIFY_FAILED'
   | 'BASE_UNVERIFIED'
   | 'STORAGE_IO'
-  | 'STORAGE_UNSAFE';
+  | 'STORAGE_UNSAFE'
+  | 'LIMIT_EXCEEDED';
 
 /** Codes that mean "the input was wrong" rather than "something failed": exit status 2. */
 const inputCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([

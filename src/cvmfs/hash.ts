@@ -68,8 +68,14 @@ export function isHashHex(text: string): boolean {
   return /^[0-9a-f]{40}(-rmd160|-shake128)?$/.test(text);
 }
 
-/** Path of an object relative to the repository root: `data/ab/cdef…<suffix>`. */
+/**
+ * The path of an object relative to the repository root, `data/ab/cdef…<suffix>`. Hashes read from catalogs and histories
+ * are untrusted: anything but a well-formed hash (say `../../etc/passwd`) is refused here,
+ * before it can become part of a path or URL.
+ */
 export function objectPath(hashHex: string, suffix: ObjectSuffix): string {
+  if (!isHashHex(hashHex))
+    throw new Error(`not a content hash: ${JSON.stringify(hashHex.slice(0, 80))}`);
   return `data/${hashHex.slice(0, 2)}/${hashHex.slice(2)}${suffix}`;
 }
 
