@@ -6,8 +6,11 @@ import { run } from '../exec/index.js';
 import { directorySource, type RepoSource } from '../reader/source.js';
 import { objectExistsSync, tempName, txnDirectory, writeObjectSync } from './directory-objects.js';
 import { onStorage } from './errors.js';
-import { acquireRepoLock, LOCK_FILE, LOCK_HOLDER_FILE } from './record-lock.js';
+import { acquireMutex } from '../mutex/index.js';
 import type { LockRequest, RepoStorage, WorkerTarget, WriterLock } from './storage.js';
+
+/** The writer mutex of the repository, in `data/txn` (never served: not a repository file name). */
+const LOCK_FILE = 'ucvm.lock';
 
 const hexPairs = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
@@ -122,14 +125,20 @@ export class DirectoryStorage implements RepoStorage {
 
   async lock(request: LockRequest): Promise<WriterLock> {
     await this.prepare();
-    const txn = txnDirectory(this.root);
-    return onStorage(join(txn, LOCK_FILE), 'lock', () =>
-      acquireRepoLock(join(txn, LOCK_FILE), join(txn, LOCK_HOLDER_FILE), request),
+    const file = join(txnDirectory(this.root), LOCK_FILE);
+    return onStorage(file, 'lock', () =>
+      acquireMutex(file, {
+        ...request,
+        busy: (holder) =>
+          new UcvmError('REPO_LOCKED', 'another process is writing to this repository', {
+            details: `Held by: ${holder}.\nWait for it to finish, or pass --wait <seconds> to queue behind it.`,
+          }),
+      }),
     );
   }
 
   async cleanup(): Promise<number> {
-    const keep = new Set([LOCK_FILE, `${LOCK_FILE}-journal`, LOCK_HOLDER_FILE]);
+    const keep = new Set([LOCK_FILE, `${LOCK_FILE}-journal`, `${LOCK_FILE}.holder`]);
     const txn = txnDirectory(this.root);
     let removed = 0;
     for (const name of await readdir(txn).catch(() => [] as string[])) {

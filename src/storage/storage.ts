@@ -1,18 +1,11 @@
+import type { Mutex, MutexRequest } from '../mutex/index.js';
 import type { RepoSource } from '../reader/source.js';
 
 /** Held by the one process that writes a repository; released when the work is done. */
-export interface WriterLock {
-  release(): void;
-}
+export type WriterLock = Mutex;
 
-export interface LockRequest {
-  /** Who we are, e.g. `ucvm publish (pid 123)`, shown to a process that has to wait. */
-  holder: string;
-  /** How long to queue behind another writer; 0 fails at once with REPO_LOCKED. */
-  waitMs: number;
-  /** Told once, with the holder's description, when the lock is busy and we wait. */
-  onWait?: (holder: string) => void;
-}
+/** Who asks, and how long to queue behind another writer (0: fail at once with REPO_LOCKED). */
+export type LockRequest = Omit<MutexRequest, 'busy'>;
 
 /**
  * How worker threads reach the storage. A directory is written by the workers themselves

@@ -1,7 +1,8 @@
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { UcvmError } from '../../errors.js';
+import { withMutex } from '../../mutex/index.js';
 import { writeAtomic } from '../apt/fetch.js';
 
 /** One package file kept in the pool, and where it came from. */
@@ -88,8 +89,8 @@ export async function indexStamp(dir: string): Promise<string> {
 }
 
 /**
- * Runs `work` holding `<dir>/.lock` (created exclusively), so two builds never write the index
- * at once. Waits up to `waitMs` for another holder, then fails naming the lock file.
+ * Runs `work` holding the pool's mutex (`<dir>/.lock`), so two builds never write the index
+ * at once. Waits up to `waitMs` for another holder, then fails naming it.
  */
 export async function withPoolLock<T>(
   dir: string,
@@ -97,27 +98,16 @@ export async function withPoolLock<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   await mkdir(dir, { recursive: true });
-  const lock = path.join(dir, lockFileName);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
-      const handle = await open(lock, 'wx');
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (Date.now() >= deadline) {
-        throw new UcvmError('REPO_LOCKED', `the package pool ${dir} is locked by another build`, {
-          details: `${lock} exists. If no build is running, a crashed one left it: remove it.`,
-        });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  try {
-    return await work();
-  } finally {
-    await rm(lock, { force: true });
-  }
+  return withMutex(
+    path.join(dir, lockFileName),
+    {
+      holder: `a build (pid ${process.pid})`,
+      waitMs,
+      busy: (holder) =>
+        new UcvmError('REPO_LOCKED', `the package pool ${dir} is in use by another build`, {
+          details: `Held by: ${holder}. Wait for it to finish.`,
+        }),
+    },
+    work,
+  );
 }
