@@ -1,8 +1,14 @@
+/** The rules of repository and tag names, in one place (the pipeline schema uses them too). */
+export const FQRN_MAX_LENGTH = 60;
+export const FQRN_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*\.[A-Za-z0-9_.-]*$/;
+export const TAG_MAX_LENGTH = 255;
+export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.+:@=-]*$/;
+
 /** Why a repository name is not valid, or undefined. Rules of `cvmfs_server` (`is_valid_repo_name`) plus a dot. */
 export function fqrnProblem(name: string): string | undefined {
   if (name.length === 0) return 'the repository name is empty';
-  if (name.length > 60)
-    return `the repository name is ${name.length} characters; at most 60 are allowed`;
+  if (name.length > FQRN_MAX_LENGTH)
+    return `the repository name is ${name.length} characters; at most ${FQRN_MAX_LENGTH} are allowed`;
   if (!/^[A-Za-z0-9]/.test(name)) return 'the repository name must start with a letter or digit';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
     return 'the repository name may contain only letters, digits, "_", "." and "-"';
@@ -14,8 +20,9 @@ export function fqrnProblem(name: string): string | undefined {
 /** Why a tag name is not valid, or undefined. Tags are single words (the server refuses spaces). */
 export function tagNameProblem(name: string): string | undefined {
   if (name.length === 0) return 'the tag name is empty';
-  if (name.length > 255) return 'the tag name is longer than 255 characters';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.+:@=-]*$/.test(name)) {
+  if (name.length > TAG_MAX_LENGTH)
+    return `the tag name is longer than ${TAG_MAX_LENGTH} characters`;
+  if (!TAG_PATTERN.test(name)) {
     return 'a tag name starts with a letter or digit and contains only letters, digits and _ . + : @ = -';
   }
   return undefined;

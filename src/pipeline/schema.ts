@@ -1,31 +1,31 @@
 import { z } from 'zod';
+import {
+  AUTOMATIC_TAGS,
+  FQRN_MAX_LENGTH,
+  FQRN_PATTERN,
+  fqrnProblem,
+  TAG_MAX_LENGTH,
+  TAG_PATTERN,
+  tagNameProblem,
+} from '../cvmfs/fqrn.js';
 import { DebianPackageName, LocalPath } from '../manifest/fields.js';
 import { Channel, channels } from '../manifest/schema.js';
 
-/** A fully qualified repository name, as `cvmfs_server mkfs` accepts it, plus the dot. */
+/** A fully qualified repository name; the rules and their wording are src/cvmfs/fqrn.ts's. */
 export const RepositoryName = z
   .string()
-  .max(60, { error: 'a repository name has at most 60 characters' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
-    error: (issue) =>
-      `invalid repository name ${JSON.stringify(issue.input)}: it starts with a letter or digit and contains only letters, digits, "_", "." and "-"`,
-  })
-  .regex(/\./, {
-    error: (issue) => `the repository name ${JSON.stringify(issue.input)} must be fully qualified, e.g. os.example.org`,
-  })
+  .max(FQRN_MAX_LENGTH, { error: (issue) => fqrnProblem(typeof issue.input === "string" ? issue.input : "") })
+  .regex(FQRN_PATTERN, { error: (issue) => fqrnProblem(typeof issue.input === "string" ? issue.input : "") })
   .meta({ examples: ['cernvm-testing.example.org'] });
 export type RepositoryName = z.infer<typeof RepositoryName>;
 
-/** Tags the repository maintains itself, which a rolling tag must not take over. */
-const automaticTags: readonly string[] = ['trunk', 'trunk-previous'];
-
 export const TagName = z
   .string()
-  .max(255, { error: 'a tag name has at most 255 characters' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.+:@=-]*$/, {
-    error: 'a tag name starts with a letter or digit and contains only letters, digits and _ . + : @ = -',
-  })
-  .refine((tag) => !automaticTags.includes(tag), { error: (issue) => `${String(issue.input)} is a tag the repository maintains itself` });
+  .max(TAG_MAX_LENGTH, { error: (issue) => tagNameProblem(typeof issue.input === "string" ? issue.input : "") })
+  .regex(TAG_PATTERN, { error: (issue) => tagNameProblem(typeof issue.input === "string" ? issue.input : "") })
+  .refine((tag) => !AUTOMATIC_TAGS.has(tag), {
+    error: (issue) => `${String(issue.input)} is a tag the repository maintains itself`,
+  });
 
 /**
  * Where the signing keys are: a directory (`<fqrn>.key`, `.crt`, `.masterkey`, `.pub`) or
@@ -52,7 +52,7 @@ export const KeyReference = z
 export const Backend = z.enum(['embedded', 'cvmfs-server']);
 export type Backend = z.infer<typeof Backend>;
 
-export const Repository = z.strictObject({
+export const RepositorySettings = z.strictObject({
   name: RepositoryName,
   backend: Backend.meta({ description: 'embedded: ucvm writes the repository itself; cvmfs-server: through cvmfs_server.' }),
   storage: LocalPath.optional().meta({ description: 'Directory of the repository (embedded backend only).' }),
@@ -63,7 +63,7 @@ export const Repository = z.strictObject({
     .meta({ description: 'Public base URL the repository is served from.' }),
   rollingTag: TagName.default('HEAD').meta({ description: 'The tag clients boot; it moves with every publication.' }),
 });
-export type Repository = z.infer<typeof Repository>;
+export type RepositorySettings = z.infer<typeof RepositorySettings>;
 
 export const AptSource = z.strictObject({
   uri: z.url({ protocol: /^(?:https?|file)$/, error: 'expected an http://, https:// or file:// URL' }),
@@ -87,7 +87,7 @@ export type ImageSettings = z.infer<typeof ImageSettings>;
 
 export const PipelineConfig = z
   .strictObject({
-    repositories: z.array(Repository).min(1),
+    repositories: z.array(RepositorySettings).min(1),
     channels: z
       .partialRecord(Channel, RepositoryName)
       .meta({ description: 'The repository of each channel.' }),

@@ -35,10 +35,10 @@ describe('validatePipelineText', () => {
   });
 
   it.each([
-    ['a name without a dot', '  - name: cernvm-devel.example.org', '  - name: cernvm-devel', '3:11 repositories.0.name: the repository name "cernvm-devel" must be fully qualified, e.g. os.example.org'],
-    ['a name with a bad character', '  - name: cernvm-devel.example.org', '  - name: cernvm devel.org', '3:11 repositories.0.name: invalid repository name "cernvm devel.org": it starts with a letter or digit and contains only letters, digits, "_", "." and "-"'],
-    ['a name starting with a dot', '  - name: cernvm-devel.example.org', '  - name: .example.org', '3:11 repositories.0.name: invalid repository name ".example.org": it starts with a letter or digit and contains only letters, digits, "_", "." and "-"'],
-    ['a name of 61 characters', '  - name: cernvm-devel.example.org', `  - name: ${'a'.repeat(49)}.example.org`, '3:11 repositories.0.name: a repository name has at most 60 characters'],
+    ['a name without a dot', '  - name: cernvm-devel.example.org', '  - name: cernvm-devel', '3:11 repositories.0.name: the repository name must be fully qualified (contain a dot, e.g. os.example.org)'],
+    ['a name with a bad character', '  - name: cernvm-devel.example.org', '  - name: cernvm devel.org', '3:11 repositories.0.name: the repository name may contain only letters, digits, "_", "." and "-"'],
+    ['a name starting with a dot', '  - name: cernvm-devel.example.org', '  - name: .example.org', '3:11 repositories.0.name: the repository name must start with a letter or digit'],
+    ['a name of 61 characters', '  - name: cernvm-devel.example.org', `  - name: ${'a'.repeat(49)}.example.org`, '3:11 repositories.0.name: the repository name is 61 characters; at most 60 are allowed'],
     ['an unknown backend', '    backend: cvmfs-server', '    backend: s3', '13:14 repositories.2.backend: expected one of "embedded", "cvmfs-server", got "s3"'],
     ['an embedded backend without storage', '    storage: /srv/ucvm/cernvm-testing.example.org\n', '', '8:5 repositories.1.storage: the embedded backend needs a storage directory'],
     ['storage for cvmfs-server', '    rollingTag: HEAD5', '    rollingTag: HEAD5\n    storage: /srv', '16:14 repositories.2.storage: storage applies to the embedded backend only (cvmfs_server keeps its own)'],
