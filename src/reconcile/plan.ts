@@ -1,0 +1,205 @@
+import semver from 'semver';
+import type { Channel } from '../manifest/schema.js';
+import { identityDifferences, type IdentityField, type VersionIdentity } from './identity.js';
+
+/** One tag of a repository as plan sees it (read, verified, from its history). */
+export interface TagState {
+  name: string;
+  rootHash: string;
+  /** Unix seconds the tag was published. */
+  timestamp: number;
+  /** The identity recorded with the tag, if it carries ucvm provenance. */
+  identity: VersionIdentity | undefined;
+}
+
+/** The actual state of one channel's repository. */
+export interface RepositoryState {
+  fqrn: string;
+  rollingTag: string;
+  tags: readonly TagState[];
+}
+
+/** The desired state of one channel, from its manifest in git. */
+export interface DesiredVersion {
+  channel: Channel;
+  /** The meta package's name (`cernvm-system`). */
+  system: string;
+  version: string;
+  identity: VersionIdentity;
+  hotfix: boolean;
+}
+
+export type Action =
+  | { kind: 'none' }
+  | { kind: 'publish' }
+  | { kind: 'promote'; from: Channel; fromRepository: string; rootHash: string }
+  | { kind: 'rollback'; rootHash: string; from: string | undefined }
+  /** The tag exists (a promotion or publish was cut short): only the rolling tag must move. */
+  | { kind: 'move'; rootHash: string; from: string | undefined };
+
+export type RefusalCode =
+  'VERSION_CONFLICT' | 'VERSION_UNKNOWN' | 'HOTFIX_REQUIRED' | 'HOTFIX_INVALID';
+
+export interface Refusal {
+  code: RefusalCode;
+  message: string;
+  /** For VERSION_CONFLICT: the identity fields that differ. */
+  fields?: IdentityField[];
+}
+
+export interface ChannelPlan {
+  channel: Channel;
+  repository: string;
+  tag: string;
+  version: string;
+  /** The version the rolling tag points at now (by tag name), if any. */
+  currentVersion: string | undefined;
+  action: Action;
+  refusals: Refusal[];
+}
+
+export interface PlanInput {
+  /** Channels in promotion order (first: where versions are born; last: production). */
+  promotion: readonly Channel[];
+  desired: ReadonlyMap<Channel, DesiredVersion>;
+  actual: ReadonlyMap<Channel, RepositoryState>;
+}
+
+export function snapshotTag(system: string, version: string): string {
+  return `${system}-${version}`;
+}
+
+/** The version a tag of `system` names, or undefined for other tags. */
+export function versionOfTag(system: string, tag: string): string | undefined {
+  const prefix = `${system}-`;
+  if (!tag.startsWith(prefix)) return undefined;
+  const version = tag.slice(prefix.length);
+  return semver.valid(version) === null ? undefined : version;
+}
+
+function currentVersion(system: string, state: RepositoryState): string | undefined {
+  const rolling = state.tags.find((tag) => tag.name === state.rollingTag);
+  if (rolling === undefined) return undefined;
+  const named = state.tags
+    .filter((tag) => tag.rootHash === rolling.rootHash)
+    .map((tag) => versionOfTag(system, tag.name))
+    .filter((version): version is string => version !== undefined)
+    .sort(semver.rcompare);
+  return named[0];
+}
+
+/**
+ * The plan: for each channel, the one action that makes its repository match its manifest.
+ * Pure: a value computed from the desired versions and the repositories' states.
+ */
+export function computePlan(input: PlanInput): ChannelPlan[] {
+  return input.promotion.flatMap((channel, index) => {
+    const desired = input.desired.get(channel);
+    const actual = input.actual.get(channel);
+    if (desired === undefined || actual === undefined) return [];
+    const tag = snapshotTag(desired.system, desired.version);
+    const refusals = conflicts(input, desired, tag);
+    const current = currentVersion(desired.system, actual);
+    const plan: ChannelPlan = {
+      channel,
+      repository: actual.fqrn,
+      tag,
+      version: desired.version,
+      currentVersion: current,
+      action: { kind: 'none' },
+      refusals,
+    };
+    const present = actual.tags.find((candidate) => candidate.name === tag);
+    const rolling = actual.tags.find((candidate) => candidate.name === actual.rollingTag);
+    if (present !== undefined) {
+      if (rolling?.rootHash !== present.rootHash) {
+        const lower = current !== undefined && semver.lt(desired.version, current);
+        plan.action = {
+          kind: lower ? 'rollback' : 'move',
+          rootHash: present.rootHash,
+          from: current,
+        };
+      }
+      return [plan];
+    }
+    if (current !== undefined && semver.lt(desired.version, current)) {
+      refusals.push({
+        code: 'VERSION_UNKNOWN',
+        message: `${actual.fqrn} has no tag ${tag}: a rollback goes only to a version the repository holds (it runs ${current})`,
+      });
+      return [plan];
+    }
+    const previous = index > 0 ? input.promotion[index - 1] : undefined;
+    const source = previous === undefined ? undefined : input.actual.get(previous);
+    const inSource = source?.tags.find((candidate) => candidate.name === tag);
+    if (previous !== undefined && source !== undefined && inSource !== undefined) {
+      plan.action = {
+        kind: 'promote',
+        from: previous,
+        fromRepository: source.fqrn,
+        rootHash: inSource.rootHash,
+      };
+      return [plan];
+    }
+    if (index === 0) {
+      plan.action = { kind: 'publish' };
+      return [plan];
+    }
+    const problem = hotfixProblem(input, index, desired, current);
+    if (problem !== undefined) refusals.push(problem);
+    else plan.action = { kind: 'publish' };
+    return [plan];
+  });
+}
+
+/** The same version with another identity anywhere in the pipeline. */
+function conflicts(input: PlanInput, desired: DesiredVersion, tag: string): Refusal[] {
+  const refusals: Refusal[] = [];
+  for (const [, state] of input.actual) {
+    const existing = state.tags.find((candidate) => candidate.name === tag);
+    if (existing?.identity === undefined) continue;
+    const fields = identityDifferences(existing.identity, desired.identity);
+    if (fields.length > 0)
+      refusals.push({
+        code: 'VERSION_CONFLICT',
+        message: `${state.fqrn} holds ${tag} with another content (${fields.join(', ')} differ): a published version never changes; give this one a new version`,
+        fields,
+      });
+  }
+  return refusals;
+}
+
+/**
+ * Only the last channel takes versions that skipped the channels before it, and only as a
+ * hotfix: marked so, and a patch-level bump of what it runs.
+ */
+function hotfixProblem(
+  input: PlanInput,
+  index: number,
+  desired: DesiredVersion,
+  current: string | undefined,
+): Refusal | undefined {
+  const previous = input.promotion[index - 1]!;
+  const last = index === input.promotion.length - 1;
+  if (!last || !desired.hotfix)
+    return {
+      code: 'HOTFIX_REQUIRED',
+      message: `${desired.version} is not in ${previous}: versions reach ${desired.channel} by promotion from ${previous}${last ? ', or as a hotfix (`hotfix: { reason: … }` in the manifest, a patch-level bump)' : ''}`,
+    };
+  if (current === undefined)
+    return {
+      code: 'HOTFIX_INVALID',
+      message: `${desired.channel} runs no version yet: a hotfix is a patch-level bump of a published one`,
+    };
+  const bumped = semver.inc(current, 'patch');
+  if (
+    semver.major(desired.version) !== semver.major(current) ||
+    semver.minor(desired.version) !== semver.minor(current) ||
+    !semver.gt(desired.version, current)
+  )
+    return {
+      code: 'HOTFIX_INVALID',
+      message: `a hotfix must be a patch-level bump of ${current} (e.g. ${bumped}), not ${desired.version}`,
+    };
+  return undefined;
+}

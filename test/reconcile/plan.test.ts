@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import type { Channel, Manifest } from '../../src/manifest/schema.js';
+import { versionIdentity, identityDifferences } from '../../src/reconcile/identity.js';
+import {
+  computePlan,
+  type DesiredVersion,
+  type RepositoryState,
+  type TagState,
+} from '../../src/reconcile/plan.js';
+import { decodeProvenance, encodeProvenance } from '../../src/reconcile/provenance.js';
+
+function manifest(
+  channel: Channel,
+  version: string,
+  packages: Record<string, string> = { bash: '5.2' },
+): Manifest {
+  return {
+    channel,
+    system: { name: 'cernvm-system', version },
+    base: { distribution: 'debian', suite: 'bookworm', architecture: 'amd64' },
+    packages,
+    files: [{ path: '/etc/motd', content: 'welcome\n', mode: '0644' }],
+  };
+}
+
+const bytes = (file: Manifest['files'][number]): Buffer => Buffer.from(file.content ?? '');
+
+function desired(
+  channel: Channel,
+  version: string,
+  options: { hotfix?: boolean; packages?: Record<string, string> } = {},
+): DesiredVersion {
+  return {
+    channel,
+    system: 'cernvm-system',
+    version,
+    identity: versionIdentity(manifest(channel, version, options.packages), bytes),
+    hotfix: options.hotfix === true,
+  };
+}
+
+function tag(version: string, root: string, packages?: Record<string, string>): TagState {
+  return {
+    name: `cernvm-system-${version}`,
+    rootHash: root.padEnd(40, '0'),
+    timestamp: 0,
+    identity: versionIdentity(manifest('development', version, packages), bytes),
+  };
+}
+
+function repo(fqrn: string, tags: TagState[], head?: string): RepositoryState {
+  const all = [...tags];
+  if (head !== undefined)
+    all.push({ name: 'HEAD', rootHash: head.padEnd(40, '0'), timestamp: 0, identity: undefined });
+  return { fqrn, rollingTag: 'HEAD', tags: all };
+}
+
+const promotion: Channel[] = ['development', 'testing', 'production'];
+
+function plan(want: DesiredVersion[], have: Record<Channel, RepositoryState>) {
+  return computePlan({
+    promotion,
+    desired: new Map(want.map((d) => [d.channel, d])),
+    actual: new Map(Object.entries(have) as Array<[Channel, RepositoryState]>),
+  });
+}
+
+describe('identity', () => {
+  it('ignores the channel and the install list, and names the fields that differ', () => {
+    const a = versionIdentity(manifest('testing', '1.0.0'), bytes);
+    const b = versionIdentity({ ...manifest('production', '1.0.0'), install: ['bash'] }, bytes);
+    expect(a).toEqual(b);
+    const c = versionIdentity(manifest('production', '1.0.0', { bash: '5.3' }), bytes);
+    expect(identityDifferences(a, c)).toEqual(['packages']);
+    const d = versionIdentity(manifest('production', '1.0.0'), () => Buffer.from('other'));
+    expect(identityDifferences(a, d)).toEqual(['files']);
+    expect(a.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('round-trips provenance through a tag description and refuses anything else', () => {
+    const identity = versionIdentity(manifest('testing', '1.0.0'), bytes);
+    const text = encodeProvenance({
+      ucvm: 1,
+      version: '1.0.0',
+      identity: identity.digest,
+      fields: identity.fields,
+      commit: 'abc1234',
+      at: '2026-12-02T00:00:00Z',
+    });
+    expect(decodeProvenance(text)?.identity).toBe(identity.digest);
+    expect(decodeProvenance('current HEAD')).toBeUndefined();
+    expect(decodeProvenance('{"ucvm":2}')).toBeUndefined();
+    expect(decodeProvenance(`{${' '.repeat(5000)}}`)).toBeUndefined();
+  });
+});
+
+describe('computePlan', () => {
+  it('publishes a new version in the first channel, promotes it, and does nothing when all match', () => {
+    const have = {
+      development: repo('dev.example.org', [tag('1.0.0', 'a'), tag('1.1.0', 'b')], 'b'),
+      testing: repo('test.example.org', [tag('1.0.0', 'a')], 'a'),
+      production: repo('prod.example.org', [tag('1.0.0', 'a')], 'a'),
+    };
+    const result = plan(
+      [
+        desired('development', '1.2.0'),
+        desired('testing', '1.1.0'),
+        desired('production', '1.0.0'),
+      ],
+      have,
+    );
+    expect(result.map((p) => p.action.kind)).toEqual(['publish', 'promote', 'none']);
+    expect(result[1]!.action).toMatchObject({
+      from: 'development',
+      fromRepository: 'dev.example.org',
+    });
+    expect(result.map((p) => p.currentVersion)).toEqual(['1.1.0', '1.0.0', '1.0.0']);
+    expect(result.flatMap((p) => p.refusals)).toEqual([]);
+  });
+
+  it('rolls back to a version the repository holds, and refuses one it does not', () => {
+    const have = {
+      development: repo('dev.example.org', [tag('1.0.0', 'a'), tag('1.1.0', 'b')], 'b'),
+      testing: repo('test.example.org', [tag('1.1.0', 'b')], 'b'),
+      production: repo('prod.example.org', [], undefined),
+    };
+    const result = plan([desired('development', '1.0.0'), desired('testing', '1.0.0')], have);
+    expect(result[0]!.action).toMatchObject({ kind: 'rollback', from: '1.1.0' });
+    expect(result[1]!.refusals.map((r) => r.code)).toEqual(['VERSION_UNKNOWN']);
+  });
+
+  it('refuses a published version whose content changed, naming the fields', () => {
+    const have = {
+      development: repo('dev.example.org', [tag('1.0.0', 'a')], 'a'),
+      testing: repo('test.example.org', [], undefined),
+      production: repo('prod.example.org', [], undefined),
+    };
+    const result = plan([desired('development', '1.0.0', { packages: { bash: '9.9' } })], have);
+    expect(result[0]!.refusals).toMatchObject([{ code: 'VERSION_CONFLICT', fields: ['packages'] }]);
+  });
+
+  it('lets only a patch-level hotfix skip channels into production', () => {
+    const have = {
+      development: repo('dev.example.org', [tag('1.1.0', 'b')], 'b'),
+      testing: repo('test.example.org', [tag('1.1.0', 'b')], 'b'),
+      production: repo('prod.example.org', [tag('1.0.0', 'a')], 'a'),
+    };
+    const codes = (want: DesiredVersion) =>
+      plan([want], have).flatMap((p) => p.refusals.map((r) => r.code));
+    expect(codes(desired('production', '1.0.1'))).toEqual(['HOTFIX_REQUIRED']);
+    expect(codes(desired('production', '1.2.0', { hotfix: true }))).toEqual(['HOTFIX_INVALID']);
+    expect(codes(desired('testing', '1.1.1', { hotfix: true }))).toEqual(['HOTFIX_REQUIRED']);
+    const ok = plan([desired('production', '1.0.1', { hotfix: true })], have);
+    expect(ok[0]!.action.kind).toBe('publish');
+    expect(ok[0]!.refusals).toEqual([]);
+  });
+
+  it('finishes a promotion whose tag was written but whose rolling tag was not moved', () => {
+    const have = {
+      development: repo('dev.example.org', [tag('1.1.0', 'b')], 'b'),
+      testing: repo('test.example.org', [tag('1.0.0', 'a'), tag('1.1.0', 'b')], 'a'),
+      production: repo('prod.example.org', [], undefined),
+    };
+    expect(plan([desired('testing', '1.1.0')], have)[0]!.action).toMatchObject({
+      kind: 'move',
+      from: '1.0.0',
+    });
+  });
+});
