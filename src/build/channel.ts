@@ -1,4 +1,5 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import { readProjectText } from '../project/read-text.js';
 import os from 'node:os';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
@@ -47,7 +48,7 @@ export interface ChannelBuild {
 export async function loadChannelManifest(root: string, channel: string): Promise<Manifest> {
   const file = `manifests/${channel}.yaml`;
   const { manifest, issues } = await validateManifestFile(file, (name) =>
-    readFile(path.join(root, name), 'utf8'),
+    readProjectText(path.join(root, name)),
   );
   if (manifest === undefined) throw invalidFileError('MANIFEST_INVALID', file, issues);
   return manifest;

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readProjectText } from '../project/read-text.js';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
 import { Channel } from '../manifest/index.js';
@@ -38,7 +38,7 @@ async function pipelineSources(root: string): Promise<SourceEntry[] | undefined>
   const file = path.join(root, 'pipeline', 'pipeline.yaml');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readProjectText(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

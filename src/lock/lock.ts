@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readProjectText } from '../project/read-text.js';
+import { rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
@@ -70,7 +71,7 @@ export interface LockResult {
 export async function lockManifest(options: LockOptions): Promise<LockResult> {
   const logger = options.logger ?? silentLogger;
   const file = options.manifestPath;
-  const text = await readFile(file, 'utf8');
+  const text = await readProjectText(file);
   const draft = loadDraft(text, file);
   const current = draft.install ?? [];
   const roots = nextRoots(draft, options.add ?? [], options.remove ?? []);

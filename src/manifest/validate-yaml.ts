@@ -55,6 +55,8 @@ export function unreadableFileIssue(file: string, error: unknown): Issue {
   const reason =
     code === 'ENOENT'
       ? 'file not found'
-      : `cannot read the file${typeof code === 'string' ? ` (${code})` : ''}`;
+      : code === 'LIMIT_EXCEEDED'
+        ? (error as Error).message
+        : `cannot read the file${typeof code === 'string' ? ` (${code})` : ''}`;
   return { severity: 'error', file, line: 1, column: 1, path: '', message: reason };
 }

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node, YAMLError } from 'yaml';
 import type { FieldIssue, Issue } from './issue.js';
 
@@ -22,7 +22,11 @@ export interface YamlSource {
 /** Errors after which the tree is still what the author meant, so validation can go on. */
 const recoverableCodes: ReadonlySet<string> = new Set(['DUPLICATE_KEY']);
 
+/** The largest manifest or pipeline text parsed: real ones are a few kB, a locked one ~50 kB. */
+export const MAX_YAML_BYTES = 4 << 20;
+
 export function parseYamlSource(text: string, file: string): YamlSource {
+  if (Buffer.byteLength(text) > MAX_YAML_BYTES) return oversized(text, file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const position = (offset: number): { line: number; column: number } => {
@@ -33,10 +37,26 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     ...doc.errors.map((error) => yamlIssue(doc, text, file, error, 'error', position)),
     ...doc.warnings.map((warning) => yamlIssue(doc, text, file, warning, 'warning', position)),
   ];
-  const usable = doc.errors.every((error) => recoverableCodes.has(error.code));
+  let usable = doc.errors.every((error) => recoverableCodes.has(error.code));
+  let data: unknown;
+  if (usable) {
+    try {
+      data = plainValue(doc);
+    } catch (error) {
+      // yaml refuses to expand more aliases than maxAliasCount (an alias bomb).
+      usable = false;
+      issues.push({
+        severity: 'error',
+        file,
+        ...firstAlias(doc, position),
+        path: '',
+        message: `the YAML cannot be expanded: ${(error as Error).message}`,
+      });
+    }
+  }
   return {
     file,
-    data: usable ? plainValue(doc) : undefined,
+    data,
     issues,
     usable,
     locate(path, at = 'value') {
@@ -50,8 +70,47 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   };
 }
 
+function oversized(text: string, file: string): YamlSource {
+  return {
+    file,
+    data: undefined,
+    issues: [
+      {
+        severity: 'error',
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `the file is ${Buffer.byteLength(text)} bytes; at most ${MAX_YAML_BYTES} are read`,
+      },
+    ],
+    usable: false,
+    locate: () => ({ line: 1, column: 1 }),
+    sourceText: () => undefined,
+  };
+}
+
+/** At most this many alias expansions (the yaml library's default, named here on purpose). */
+const MAX_ALIAS_COUNT = 100;
+
 function plainValue(doc: Document): unknown {
-  return doc.contents === null ? undefined : (doc.toJS() as unknown);
+  return doc.contents === null
+    ? undefined
+    : (doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown);
+}
+
+function firstAlias(
+  doc: Document,
+  position: (offset: number) => { line: number; column: number },
+): { line: number; column: number } {
+  let offset = 0;
+  visit(doc, {
+    Alias(_key, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return position(offset);
 }
 
 function yamlIssue(

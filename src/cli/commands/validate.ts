@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { readProjectText } from '../../project/read-text.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { formatGithubAnnotation, formatIssue, hasErrors } from '../../manifest/index.js';
@@ -72,7 +73,7 @@ async function defaultTargets(root: string): Promise<Target[]> {
 
 async function readTarget(target: Target): Promise<ProjectFile> {
   try {
-    return { file: target.name, text: await readFile(target.location, 'utf8') };
+    return { file: target.name, text: await readProjectText(target.location) };
   } catch (error) {
     return { file: target.name, error };
   }
