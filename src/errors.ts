@@ -39,7 +39,10 @@ export type ErrorCode =
   | 'BASE_UNVERIFIED'
   | 'STORAGE_IO'
   | 'STORAGE_UNSAFE'
-  | 'LIMIT_EXCEEDED';
+  | 'LIMIT_EXCEEDED'
+  | 'KEY_PERMISSIONS'
+  | 'KEY_INVALID'
+  | 'KEY_LOCATION';
 
 /** Codes that mean "the input was wrong" rather than "something failed": exit status 2. */
 const inputCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -50,6 +53,7 @@ const inputCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TAG_INVALID',
   'TAG_RESERVED',
   'TREE_INVALID',
+  'KEY_LOCATION',
 ]);
 
 export interface UcvmErrorOptions {

@@ -4,39 +4,14 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { dirname, resolve, sep } from 'node:path';
 import { run } from '../exec/index.js';
 import { UcvmError } from '../errors.js';
+import { checkKeyDirectory, checkPrivateKeyFile, writeKeyFile } from './files.js';
+import { keyPaths, type KeyPaths } from './paths.js';
 
-/** The conventional key files of a repository (`/etc/cvmfs/keys/<fqrn>.*`), in one directory. */
-export interface KeyPaths {
-  dir: string;
-  /** Master private key: signs the whitelist. Secret. */
-  masterKey: string;
-  /** Master public key (SPKI PEM): what clients are configured with. */
-  masterPublicKey: string;
-  /** Repository (certificate) private key: signs manifests. Secret. */
-  certificateKey: string;
-  certificate: string;
-}
-
-/** `--keys`, else `$UCVM_KEYS_DIR`, else `~/.ucvm/keys`: never inside a served directory. */
-export function defaultKeysDir(): string {
-  return resolve(process.env.UCVM_KEYS_DIR ?? join(homedir(), '.ucvm', 'keys'));
-}
-
-export function keyPaths(dir: string, fqrn: string): KeyPaths {
-  const base = join(resolve(dir), fqrn);
-  return {
-    dir: resolve(dir),
-    masterKey: `${base}.masterkey`,
-    masterPublicKey: `${base}.pub`,
-    certificateKey: `${base}.key`,
-    certificate: `${base}.crt`,
-  };
-}
+export { defaultKeysDir, keyPaths, type KeyPaths } from './paths.js';
 
 async function exists(path: string): Promise<boolean> {
   return readFile(path).then(
@@ -53,7 +28,8 @@ export function certificateSubject(fqrn: string): string {
 
 /**
  * Creates the master key pair, the repository key and its self-signed certificate. Private
- * keys are written 0600 in a 0700 directory; their content is never printed.
+ * keys are written 0600 in a 0700 directory of this user, never through a planted link;
+ * their content is never printed.
  */
 export async function createKeys(
   dir: string,
@@ -71,24 +47,26 @@ export async function createKeys(
       }
     }
   }
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  await chmod(paths.dir, 0o700);
+  await checkKeyDirectory(paths.dir, true);
   const master = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const certificateKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  await writeSecret(
+  await writeKeyFile(
     paths.masterKey,
     master.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    0o600,
   );
-  await writeFile(
+  await writeKeyFile(
     paths.masterPublicKey,
     master.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    { mode: 0o644 },
+    0o644,
   );
-  await writeSecret(
+  await writeKeyFile(
     paths.certificateKey,
     certificateKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    0o600,
   );
-  await run('openssl', [
+  // openssl writes the certificate to stdout; we put it in place like the other files.
+  const certificate = await run('openssl', [
     'req',
     '-x509',
     '-new',
@@ -99,19 +77,20 @@ export async function createKeys(
     paths.certificateKey,
     '-subj',
     certificateSubject(fqrn),
-    '-out',
-    paths.certificate,
   ]);
-  await chmod(paths.certificate, 0o644);
+  await writeKeyFile(
+    paths.certificate,
+    certificate.stdout.endsWith('\n') ? certificate.stdout : `${certificate.stdout}\n`,
+    0o644,
+  );
   return paths;
 }
 
-async function writeSecret(path: string, pem: string): Promise<void> {
-  await writeFile(path, pem, { mode: 0o600 });
-  await chmod(path, 0o600);
-}
-
-async function readKeyFile(path: string, role: string): Promise<string> {
+async function readKeyFile(path: string, role: string, secret: boolean): Promise<string> {
+  if (secret) {
+    await checkKeyDirectory(dirname(path), false);
+    await checkPrivateKeyFile(path);
+  }
   try {
     return await readFile(path, 'utf8');
   } catch {
@@ -123,23 +102,70 @@ async function readKeyFile(path: string, role: string): Promise<string> {
   }
 }
 
+/** Parses a key, or fails naming the file and never its content. */
+function parseKey<T>(path: string, role: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch {
+    throw new UcvmError('KEY_INVALID', `the ${role} ${path} is not a valid PEM key`, {
+      details:
+        'The file is corrupt or of another kind. Restore it, or create new keys with `ucvm keys init --force`.',
+      where: { path },
+    });
+  }
+}
+
 export interface SigningKeys {
   certificateKey: KeyObject;
   certificatePem: string;
 }
 
 export async function loadSigningKeys(paths: KeyPaths): Promise<SigningKeys> {
-  const certificatePem = await readKeyFile(paths.certificate, 'repository certificate');
-  const certificateKey = createPrivateKey(
-    await readKeyFile(paths.certificateKey, 'repository key'),
+  const certificatePem = await readKeyFile(paths.certificate, 'repository certificate', false);
+  const pem = await readKeyFile(paths.certificateKey, 'repository key', true);
+  const certificateKey = parseKey(paths.certificateKey, 'repository key', () =>
+    createPrivateKey(pem),
   );
   return { certificateKey, certificatePem };
 }
 
 export async function loadMasterKey(paths: KeyPaths): Promise<KeyObject> {
-  return createPrivateKey(await readKeyFile(paths.masterKey, 'master key'));
+  const pem = await readKeyFile(paths.masterKey, 'master key', true);
+  return parseKey(paths.masterKey, 'master key', () => createPrivateKey(pem));
 }
 
 export async function loadPublicKey(path: string): Promise<KeyObject> {
-  return createPublicKey(await readKeyFile(path, 'master public key'));
+  const pem = await readKeyFile(path, 'master public key', false);
+  return parseKey(path, 'master public key', () => createPublicKey(pem));
+}
+
+/** The nearest existing ancestor of a path, resolved (the storage may not exist yet). */
+async function realAncestor(path: string): Promise<string> {
+  for (let current = resolve(path); ; current = dirname(current)) {
+    const real = await realpath(current).catch(() => undefined);
+    if (real !== undefined)
+      return current === resolve(path)
+        ? real
+        : resolve(real, resolve(path).slice(current.length + 1));
+    if (dirname(current) === current) return resolve(path);
+  }
+}
+
+/**
+ * Keys inside the storage would be served by any stock web server that serves it: refuse a
+ * key directory equal to, or below, the storage directory (both resolved).
+ */
+export async function checkKeysOutsideStorage(keysDir: string, storage: string): Promise<void> {
+  const keys = await realAncestor(keysDir);
+  const served = await realAncestor(storage);
+  if (keys === served || keys.startsWith(served + sep))
+    throw new UcvmError(
+      'KEY_LOCATION',
+      `the key directory ${keysDir} is inside the storage ${storage}`,
+      {
+        details:
+          'Anything in the storage can be served to the world, the master key with it. Keep keys elsewhere (--keys, UCVM_KEYS_DIR or ~/.ucvm/keys).',
+        where: { path: keysDir },
+      },
+    );
 }

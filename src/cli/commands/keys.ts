@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { fqrnProblem } from '../../cvmfs/fqrn.js';
 import { UcvmError } from '../../errors.js';
-import { createKeys, defaultKeysDir } from '../../keys/index.js';
+import { checkKeysOutsideStorage, createKeys, defaultKeysDir } from '../../keys/index.js';
 import { emit } from '../output.js';
 import { addWriterOptions, openPublisher, type RepoOptions } from '../repo-options.js';
 
@@ -43,6 +43,7 @@ export function registerKeysCommands(program: Command): void {
           `${JSON.stringify(fqrn)} is not a valid repository name: ${problem}`,
         );
       const validity = days(options.days);
+      await checkKeysOutsideStorage(options.keys ?? defaultKeysDir(), storage);
       const paths = await createKeys(options.keys ?? defaultKeysDir(), fqrn, {
         force: options.force === true,
       });

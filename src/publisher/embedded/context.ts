@@ -16,7 +16,12 @@ import {
 import type { HistoryDatabase } from '../../cvmfs/history.js';
 import { signManifest, type Manifest } from '../../cvmfs/manifest.js';
 import { UcvmError } from '../../errors.js';
-import { keyPaths, type KeyPaths, type SigningKeys } from '../../keys/index.js';
+import {
+  checkKeysOutsideStorage,
+  keyPaths,
+  type KeyPaths,
+  type SigningKeys,
+} from '../../keys/index.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { DirectoryStorage } from '../../storage/directory.js';
 import { STORAGE_ID_FILE, type RepoStorage } from '../../storage/storage.js';
@@ -116,6 +121,7 @@ export async function withLock<T>(
   what: string,
   work: () => Promise<T>,
 ): Promise<T> {
+  await checkKeysOutsideStorage(context.keys.dir, context.storage.location);
   const lock = await context.storage.lock({
     waitMs: context.lockWaitMs,
     holder: `ucvm ${what} (pid ${process.pid})`,
