@@ -56,7 +56,10 @@ describe('key files', () => {
     const paths = await createKeys(keys, 'k.example.org');
     chmodSync(paths.masterKey, 0o644);
     expect(await codeOf(loadMasterKey(paths))).toBe('KEY_PERMISSIONS');
-    const error = await loadMasterKey(paths).catch((e: Error & { details?: string }) => e);
+    const error = (await loadMasterKey(paths).then(
+      () => ({}),
+      (e: unknown) => e,
+    )) as Error & { details?: string };
     expect(error.details).toContain(`chmod 600 ${paths.masterKey}`);
     chmodSync(paths.masterKey, 0o600);
     chmodSync(keys, 0o777);
