@@ -86,9 +86,10 @@ describe('key files', () => {
         mode: 0o600,
       },
     );
-    const error = await loadSigningKeys(paths).catch(
-      (e: Error & { details?: string; code?: string }) => e,
-    );
+    const error = (await loadSigningKeys(paths).then(
+      () => ({}),
+      (e: unknown) => e,
+    )) as Error & { details?: string; code?: string };
     expect(error.code).toBe('KEY_INVALID');
     expect(`${error.message}\n${error.details}`).not.toContain(secretLine);
   });
