@@ -1,4 +1,15 @@
-import { chmod, lchown, lstat, mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import {
+  chmod,
+  lchown,
+  lstat,
+  mkdir,
+  open,
+  realpath,
+  rm,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
 import type { TreeFile } from '../manifest/index.js';
@@ -20,15 +31,19 @@ export async function loadExtraFiles(
   filesRoot: string | undefined,
 ): Promise<ExtraFile[]> {
   return Promise.all(
-    files.map(async (file) => ({
+    files.map(async (file, index) => ({
       path: file.path,
       mode: Number.parseInt(file.mode, 8),
-      content: await contentOf(file, filesRoot),
+      content: await contentOf(file, index, filesRoot),
     })),
   );
 }
 
-async function contentOf(file: TreeFile, filesRoot: string | undefined): Promise<Buffer> {
+async function contentOf(
+  file: TreeFile,
+  index: number,
+  filesRoot: string | undefined,
+): Promise<Buffer> {
   if (file.content !== undefined) return Buffer.from(file.content);
   if (filesRoot === undefined) {
     throw new UcvmError(
@@ -39,18 +54,37 @@ async function contentOf(file: TreeFile, filesRoot: string | undefined): Promise
       },
     );
   }
-  const from = path.join(filesRoot, file.source ?? '');
+  return readProjectSource(filesRoot, file.source ?? '', `files.${index}.source`);
+}
+
+/**
+ * The bytes of a file of the project. It must be a regular file inside the project root once
+ * every symlink is resolved (a committed link to the build machine's keys must not carry them
+ * into the published tree), and it is read from the descriptor that was checked.
+ */
+async function readProjectSource(root: string, source: string, field: string): Promise<Buffer> {
+  const refuse = (why: string): UcvmError =>
+    new UcvmError('MANIFEST_INVALID', `${field} ${JSON.stringify(source)}: ${why}`, {
+      details: `An extra file's source must be a regular file of the repository (${root}), not a link out of it.`,
+      where: { path: field },
+    });
+  const projectRoot = await realpath(root);
+  let real: string;
   try {
-    return await readFile(from);
+    real = await realpath(path.join(projectRoot, source));
   } catch (error) {
-    throw new UcvmError(
-      'BUILD_FAILED',
-      `${file.path}: cannot read its source ${file.source ?? ''}`,
-      {
-        details: `${(error as Error).message}\nsource paths are relative to the root of the repository (${filesRoot}).`,
-        cause: error,
-      },
-    );
+    throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!real.startsWith(projectRoot + path.sep)) throw refuse('resolves outside the repository');
+  const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => {
+    throw refuse('cannot be opened');
+  });
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw refuse('is not a regular file');
+    return await handle.readFile();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -1,6 +1,7 @@
-import { lstat, lutimes, readdir, rm, truncate, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, lutimes, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { packageOwnedPaths, walkTree } from './tree-files.js';
+import { packageOwnedPaths, resolveDirInTree, resolveInTree, walkTree } from './tree-files.js';
 
 /**
  * Directories whose files no package ships are removed (directories stay: packages own them):
@@ -35,33 +36,53 @@ export const sourcesListText =
  * /tmp (the booted system mounts fresh ones).
  */
 export async function cleanTree(root: string): Promise<void> {
+  // Every path is resolved inside the tree, as a chroot would: a tree whose /var/log, /run or
+  // /etc is a symlink to an absolute path must not empty or overwrite the build machine's.
   const owned = await packageOwnedPaths(root);
-  const treePath = (host: string): string => `/${path.relative(root, host)}`;
   for (const dir of unownedFilesUnder) {
-    for await (const { path: host, entry } of walkTree(path.join(root, dir))) {
-      if (!entry.isDirectory() && !owned.has(treePath(host))) await rm(host, { force: true });
+    const hostDir = await resolveDirInTree(root, dir);
+    for await (const { path: host, entry } of walkTree(hostDir)) {
+      const treePath = `${dir}/${path.relative(hostDir, host)}`;
+      if (!entry.isDirectory() && !owned.has(treePath)) await rm(host, { force: true });
     }
   }
   for (const file of [...volatileFiles, ...buildMachineFiles]) {
-    if (!owned.has(file)) await rm(path.join(root, file), { force: true });
+    if (!owned.has(file)) await rm(await resolveInTree(root, file), { force: true });
   }
-  for (const name of await readdir(path.join(root, 'etc/ssh')).catch(() => [])) {
-    if (/^ssh_host_.*_key(\.pub)?$/.test(name))
-      await rm(path.join(root, 'etc/ssh', name), { force: true });
+  const ssh = await resolveDirInTree(root, '/etc/ssh');
+  for (const name of await readdir(ssh).catch(() => [])) {
+    if (/^ssh_host_.*_key(\.pub)?$/.test(name)) await rm(path.join(ssh, name), { force: true });
   }
-  const dbusId = path.join(root, 'var/lib/dbus/machine-id');
+  const dbusId = await resolveInTree(root, '/var/lib/dbus/machine-id');
   if ((await lstat(dbusId).catch(() => undefined))?.isFile() === true) await rm(dbusId);
-  const machineId = path.join(root, 'etc/machine-id');
+  const machineId = await resolveInTree(root, '/etc/machine-id');
   if ((await lstat(machineId).catch(() => undefined))?.isFile() === true)
-    await truncate(machineId, 0);
-  for (const dir of ['dev', 'run', 'tmp']) {
-    for (const name of await readdir(path.join(root, dir)).catch(() => [])) {
-      await rm(path.join(root, dir, name), { recursive: true, force: true });
+    await writeInTree(machineId, '');
+  for (const dir of ['/dev', '/run', '/tmp']) {
+    const hostDir = await resolveDirInTree(root, dir);
+    for (const name of await readdir(hostDir).catch(() => [])) {
+      await rm(path.join(hostDir, name), { recursive: true, force: true });
     }
   }
-  const sourcesList = path.join(root, 'etc/apt/sources.list');
+  const sourcesList = await resolveInTree(root, '/etc/apt/sources.list');
   if ((await lstat(sourcesList).catch(() => undefined)) !== undefined) {
-    await writeFile(sourcesList, sourcesListText);
+    // A symlink there is replaced by the file, not written through.
+    await rm(sourcesList, { force: true });
+    await writeInTree(sourcesList, sourcesListText);
+  }
+}
+
+/** Writes a file that is not followed if it is a symlink (O_NOFOLLOW), creating or truncating it. */
+async function writeInTree(host: string, text: string): Promise<void> {
+  const handle = await open(
+    host,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o644,
+  );
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
   }
 }
 

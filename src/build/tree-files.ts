@@ -22,7 +22,7 @@ export async function* walkTree(dir: string): AsyncGenerator<{ path: string; ent
 
 /** Tree paths (`/usr/bin/x`) that some installed package ships, from dpkg's `info/*.list` files. */
 export async function packageOwnedPaths(root: string): Promise<Set<string>> {
-  const info = path.join(root, 'var/lib/dpkg/info');
+  const info = await resolveDirInTree(root, '/var/lib/dpkg/info');
   const owned = new Set<string>();
   for (const name of await readdir(info)) {
     if (!name.endsWith('.list')) continue;
@@ -66,4 +66,12 @@ export async function resolveInTree(root: string, treePath: string): Promise<str
     resolved.push(part);
   }
   return path.join(root, ...resolved, last);
+}
+
+/**
+ * Resolves a directory of the tree, its own last component included, as a chroot would: the
+ * host path of what `treePath` names inside the tree, never outside it.
+ */
+export async function resolveDirInTree(root: string, treePath: string): Promise<string> {
+  return resolveInTree(root, `${treePath.replace(/\/+$/, '')}/.`);
 }

@@ -1,0 +1,108 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadExtraFiles } from '../../src/build/extra-files.js';
+import { cleanTree } from '../../src/build/reproducible.js';
+import { isUcvmError } from '../../src/errors.js';
+import { tmpdir } from '../helpers/tmp.js';
+
+/**
+ * A decoy of the build machine's directories: what a hostile tree's absolute symlinks point
+ * at. (Tests run as root: without the fix, these would be the real /run, /var/log and /etc.)
+ */
+async function decoyHost(): Promise<string> {
+  return tmpdir({
+    'run/daemon.pid': '42\n',
+    'var/log/syslog': 'host log\n',
+    'etc/hostname': 'buildhost\n',
+    'etc/machine-id': 'host-machine-id\n',
+    'etc/apt/sources.list': 'deb http://deb.debian.org/debian bookworm main\n',
+    'etc/ssh/ssh_host_ed25519_key': 'host key\n',
+  });
+}
+
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (current: string): void => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else out[path.relative(dir, full)] = readFileSync(full, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+async function hostileTree(host: string): Promise<string> {
+  const root = await tmpdir({ 'var/lib/dpkg/info/base.list': '/.\n/etc\n' });
+  mkdirSync(path.join(root, 'var', 'cache'), { recursive: true });
+  symlinkSync(path.join(host, 'run'), path.join(root, 'run'));
+  symlinkSync(path.join(host, 'var/log'), path.join(root, 'var/log'));
+  symlinkSync(path.join(host, 'etc'), path.join(root, 'etc'));
+  return root;
+}
+
+describe('the template build never touches the build machine through the tree', () => {
+  it('cleans a tree whose /run, /var/log and /etc are absolute symlinks without emptying or writing the host', async () => {
+    const host = await decoyHost();
+    const before = snapshot(host);
+    const root = await hostileTree(host);
+    await cleanTree(root);
+    expect(snapshot(host)).toEqual(before);
+  });
+
+  it('replaces a symlinked sources.list and machine-id inside the tree', async () => {
+    const host = await decoyHost();
+    const before = snapshot(host);
+    const root = await tmpdir({ 'var/lib/dpkg/info/base.list': '/.\n' });
+    mkdirSync(path.join(root, 'etc/apt'), { recursive: true });
+    symlinkSync(path.join(host, 'etc/apt/sources.list'), path.join(root, 'etc/apt/sources.list'));
+    writeFileSync(path.join(root, 'etc/machine-id'), 'abc\n');
+    await cleanTree(root);
+    expect(snapshot(host)).toEqual(before);
+    expect(readFileSync(path.join(root, 'etc/apt/sources.list'), 'utf8')).toContain(
+      'no apt sources',
+    );
+    expect(readFileSync(path.join(root, 'etc/machine-id'), 'utf8')).toBe('');
+  });
+});
+
+describe('extra files come only from the project', () => {
+  it('refuses a source that is a symlink out of the project (a master key, say)', async () => {
+    const keys = await tmpdir({ 'x.masterkey': '-----BEGIN PRIVATE KEY-----\nsecret\n' });
+    const project = await tmpdir({ 'files/ok': 'fine\n' });
+    symlinkSync(path.join(keys, 'x.masterkey'), path.join(project, 'files/banner'));
+    const error: unknown = await loadExtraFiles(
+      [{ path: '/etc/motd', source: 'files/banner', mode: '0644' }],
+      project,
+    ).catch((caught: unknown) => caught);
+    expect(isUcvmError(error, 'MANIFEST_INVALID'), String(error)).toBe(true);
+    expect((error as Error).message).toContain('files/banner');
+    expect(JSON.stringify(error)).not.toContain('secret');
+  });
+
+  it('refuses a source that climbs out of the project, and one that is not a regular file', async () => {
+    const outside = await tmpdir({ 'secret.txt': 'secret\n' });
+    const project = await tmpdir({ 'files/ok': 'fine\n' });
+    mkdirSync(path.join(project, 'files/dir'));
+    symlinkSync(outside, path.join(project, 'linked'));
+    for (const source of [
+      `../${path.basename(outside)}/secret.txt`,
+      'linked/secret.txt',
+      'files/dir',
+    ]) {
+      const error: unknown = await loadExtraFiles(
+        [{ path: '/etc/x', source, mode: '0644' }],
+        project,
+      ).catch((caught: unknown) => caught);
+      expect(isUcvmError(error, 'MANIFEST_INVALID'), `${source}: ${String(error)}`).toBe(true);
+    }
+    const ok = await loadExtraFiles(
+      [{ path: '/etc/x', source: 'files/ok', mode: '0644' }],
+      project,
+    );
+    expect(ok[0]!.content.toString()).toBe('fine\n');
+    rmSync(path.join(project, 'linked'));
+  });
+});
