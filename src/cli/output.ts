@@ -1,14 +1,29 @@
 import { formatLocation, UcvmError } from '../errors.js';
 import type { Logger } from '../log.js';
 
+/**
+ * Text from a repository (entry names, symlink targets, tags, descriptions) made safe for a
+ * terminal: control characters (C0 but tab, DEL, C1) become visible escapes, so that a name
+ * cannot move the cursor, recolour the screen or forge output lines. JSON output stays exact.
+ */
+export function printable(text: string, options: { newlines?: boolean } = {}): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, (char) => {
+    if (char === '\n' && options.newlines === true) return char;
+    const code = char.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : char;
+  });
+}
+
 /** Prints a failure the way every command does and returns the exit status to use. */
 export function reportFailure(error: unknown, debug: boolean): number {
   if (error instanceof UcvmError) {
     const where = formatLocation(error.where);
     process.stderr.write(
-      `error ${error.code}: ${where === '' ? '' : `${where}: `}${error.message}\n`,
+      `error ${error.code}: ${printable(where === '' ? '' : `${where}: `)}${printable(error.message)}\n`,
     );
-    if (error.details !== undefined) process.stderr.write(`${indent(error.details)}\n`);
+    if (error.details !== undefined)
+      process.stderr.write(`${indent(printable(error.details, { newlines: true }))}\n`);
     if (debug && error.cause !== undefined)
       process.stderr.write(`cause: ${describe(error.cause)}\n`);
     return error.exitCode;

@@ -4,6 +4,8 @@ import type { KeyObject } from 'node:crypto';
 import { UcvmError } from '../errors.js';
 import { defaultKeysDir, keyPaths, loadPublicKey } from '../keys/index.js';
 import { createEmbeddedPublisher, type EmbeddedPublisher } from '../publisher/embedded/index.js';
+import type { HttpTimeouts } from '../reader/http.js';
+import { openVerifiedRepository } from '../reader/open.js';
 import { Repository } from '../reader/repository.js';
 import { fqrnOfLocation, openSource } from '../reader/source.js';
 import { cliLogger } from './output.js';
@@ -62,8 +64,62 @@ export function parseRepoRef(text: string): { location: string; ref: string } {
   return { location: text, ref: 'trunk' };
 }
 
-export async function openRepository(location: string): Promise<Repository> {
-  return Repository.open(openSource(location));
+/** Options of every command that reads a repository. */
+export interface ReadOptions {
+  key?: string;
+  keys?: string;
+  fqrn?: string;
+  verify?: boolean;
+  timeout?: string;
+  /** No --no-verify warning (verify reads what it checks itself). */
+  quiet?: boolean;
+}
+
+export function addReadOptions(command: Command): Command {
+  return command
+    .option('--key <file>', 'master public key to verify with (default: <keys>/<fqrn>.pub)')
+    .option(
+      '--keys <dir>',
+      'key directory to find <fqrn>.pub in (default: $UCVM_KEYS_DIR or ~/.ucvm/keys)',
+    )
+    .option('--fqrn <name>', 'expected repository name (default: the last path component)')
+    .option('--timeout <seconds>', 'for a server that stops answering (idle and connect)', '30')
+    .option('--no-verify', 'read without checking signatures (loudly; never for what you trust)');
+}
+
+function timeoutsOf(options: ReadOptions): Partial<HttpTimeouts> {
+  const seconds = Number(options.timeout ?? '30');
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UcvmError(
+      'USAGE',
+      `--timeout must be a positive number of seconds, got ${options.timeout}`,
+    );
+  return { idleMs: seconds * 1000, connectMs: seconds * 1000 };
+}
+
+/**
+ * Opens a repository for reading: verified with the master public key unless `--no-verify`,
+ * which warns on every use.
+ */
+export async function openRepository(
+  location: string,
+  options: ReadOptions = {},
+): Promise<Repository> {
+  const source = openSource(location, timeoutsOf(options));
+  const fqrn = options.fqrn ?? fqrnOfLocation(location);
+  if (options.verify === false) {
+    if (options.quiet !== true)
+      process.stderr.write(
+        `warning: --no-verify: ${location} is read WITHOUT checking its signatures; what it says may be forged\n`,
+      );
+    return Repository.open(source);
+  }
+  const masterKeys = await masterKeysFor(location, options);
+  if (masterKeys.length === 0)
+    throw new UcvmError('KEY_MISSING', `no master public key to verify ${fqrn} with`, {
+      details: `Looked for ${keyPaths(options.keys ?? defaultKeysDir(), fqrn).masterPublicKey}. Pass --key <file> or --keys <dir>; --no-verify reads without checking (not for what you trust).`,
+    });
+  return openVerifiedRepository(source, { masterKeys, fqrn, allowExpired: true });
 }
 
 /** The master public key: --key, else <keys dir>/<fqrn>.pub if it exists. */

@@ -2,7 +2,6 @@ import type { CatalogEntry, NestedCatalogRef } from '../cvmfs/catalog/entry.js';
 import { entryKind } from '../cvmfs/catalog/entry.js';
 import { isWithin, normalizeRepoPath } from '../cvmfs/catalog/path-hash.js';
 import type { CatalogFile } from '../cvmfs/catalog/sqlite.js';
-import { decompress } from '../cvmfs/compression.js';
 import { hashToHex } from '../cvmfs/hash.js';
 import { UcvmError } from '../errors.js';
 import type { Repository } from './repository.js';
@@ -72,33 +71,47 @@ export class Snapshot {
     return this.content(entry);
   }
 
+  /** The content of a regular file whole, at most the size the catalog records. */
   async content(entry: CatalogEntry): Promise<Buffer> {
-    const inflate = (bytes: Buffer): Buffer =>
-      entry.compression === 'zlib' ? decompress(bytes) : bytes;
-    let data: Buffer;
+    const pieces: Buffer[] = [];
+    for await (const piece of this.contentStream(entry)) pieces.push(piece);
+    return Buffer.concat(pieces);
+  }
+
+  /**
+   * The content of a regular file piece by piece, chunk by chunk, each object checked against
+   * its hash and its recorded size while it streams (a mismatch throws, at the latest at the
+   * end of the object whose bytes were just yielded: writers must fail when it throws).
+   */
+  async *contentStream(entry: CatalogEntry): AsyncGenerator<Buffer> {
+    const compressed = entry.compression === 'zlib';
     if (entry.chunks !== undefined && entry.chunks.length > 0) {
-      const pieces: Buffer[] = [];
+      let offset = 0;
       for (const chunk of entry.chunks) {
-        const piece = inflate(await this.repository.object(hashToHex(chunk.hash), 'P'));
-        if (piece.length !== chunk.size)
+        if (chunk.offset !== offset)
           throw new UcvmError(
-            'OBJECT_CORRUPT',
-            `chunk at ${chunk.offset} of ${entry.path} has ${piece.length} bytes, expected ${chunk.size}`,
+            'REPO_CORRUPT',
+            `${entry.path}: chunk at ${chunk.offset} does not follow the one before (at ${offset})`,
           );
-        pieces.push(piece);
+        yield* this.repository.objectContent(hashToHex(chunk.hash), 'P', {
+          size: chunk.size,
+          compressed,
+        });
+        offset += chunk.size;
       }
-      data = Buffer.concat(pieces);
+      if (offset !== entry.size)
+        throw new UcvmError(
+          'OBJECT_CORRUPT',
+          `${entry.path} has ${offset} bytes in its chunks, the catalog says ${entry.size}`,
+        );
     } else if (entry.hash !== undefined) {
-      data = inflate(await this.repository.object(hashToHex(entry.hash), ''));
+      yield* this.repository.objectContent(hashToHex(entry.hash), '', {
+        size: entry.size,
+        compressed,
+      });
     } else {
       throw new UcvmError('REPO_CORRUPT', `regular file ${entry.path} has neither hash nor chunks`);
     }
-    if (data.length !== entry.size)
-      throw new UcvmError(
-        'OBJECT_CORRUPT',
-        `${entry.path} has ${data.length} bytes, the catalog says ${entry.size}`,
-      );
-    return data;
   }
 
   /** Every catalog of the snapshot, parents before children. */

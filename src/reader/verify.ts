@@ -8,6 +8,7 @@ import { parseObjectPath } from '../cvmfs/hash.js';
 import { TRUNK } from '../cvmfs/history.js';
 import { isUcvmError } from '../errors.js';
 import type { Repository } from './repository.js';
+import { fqrnOfLocation } from './source.js';
 
 export interface VerifyOptions {
   /** Master public keys; without them the whitelist signature cannot be checked (a warning). */
@@ -43,11 +44,12 @@ export async function verifyRepository(
   const signatures = await repository.verifySignatures(
     options.masterKeys,
     options.now,
-    options.fqrn,
+    options.fqrn ?? fqrnOfLocation(repository.source.location),
   );
   problems.push(...signatures.problems);
+  // Without the master key nothing proves who signed the whitelist: that is not "verified".
   if (!signatures.whitelistSignatureChecked)
-    warnings.push('no master public key given: the whitelist signature was not checked');
+    problems.push('no master public key given: the whitelist signature cannot be checked');
 
   const tags = await repository.tags();
   const { manifest } = repository;
@@ -63,6 +65,7 @@ export async function verifyRepository(
   ]);
   const objects = new Set<string>();
   const seen = new Set<string>();
+  const declaredSizes = new Map<string, number>(tags.map((tag) => [tag.hashHex, tag.size]));
   for (const [rootHash, revision] of roots) {
     const queue: Array<{ hashHex: string; mountpoint: string }> = [
       { hashHex: rootHash, mountpoint: '' },
@@ -73,7 +76,7 @@ export async function verifyRepository(
       seen.add(hashHex);
       objects.add(`data/${hashHex.slice(0, 2)}/${hashHex.slice(2)}C`);
       try {
-        const catalog = await repository.catalog(hashHex);
+        const catalog = await repository.catalog(hashHex, declaredSizes.get(hashHex));
         const where = `catalog ${hashHex} (${mountpoint === '' ? '/' : mountpoint})`;
         if (catalog.properties.get('schema') !== CATALOG_SCHEMA)
           problems.push(`${where}: schema ${catalog.properties.get('schema')}`);
@@ -115,8 +118,10 @@ export async function verifyRepository(
           objects.add(
             `data/${object.hashHex.slice(0, 2)}/${object.hashHex.slice(2)}${object.suffix}`,
           );
-        for (const ref of catalog.nested())
+        for (const ref of catalog.nested()) {
+          declaredSizes.set(ref.hashHex, ref.size);
           queue.push({ hashHex: ref.hashHex, mountpoint: ref.path });
+        }
       } catch (error) {
         problems.push(
           isUcvmError(error) ? error.message : `catalog ${hashHex}: ${(error as Error).message}`,
@@ -137,7 +142,7 @@ export async function verifyRepository(
         limit(async () => {
           const parsed = parseObjectPath(path)!;
           try {
-            await repository.object(parsed.hashHex, parsed.suffix);
+            await repository.checkObject(parsed.hashHex, parsed.suffix);
           } catch (error) {
             problems.push(
               isUcvmError(error) ? error.message : `${path}: ${(error as Error).message}`,

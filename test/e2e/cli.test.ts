@@ -36,6 +36,7 @@ describe('the ucvm command line', () => {
     expect(badName.stderr).toMatch(/^error FQRN_INVALID: "nodot" is not a valid repository name/m);
 
     const storage = path.join(base, 'srv', 'cli.example.org');
+    const withKeys = { env: { UCVM_KEYS_DIR: path.join(base, 'keys') } };
     const init = ucvm(['repo', 'init', storage, '--json', ...common]);
     expect(init.status, init.stderr).toBe(0);
     expect(JSON.parse(init.stdout)).toMatchObject({ fqrn: 'cli.example.org' });
@@ -54,30 +55,35 @@ describe('the ucvm command line', () => {
       unchanged: false,
     });
 
-    const tags = JSON.parse(ucvm(['repo', 'tags', storage, '--json']).stdout) as {
+    const tags = JSON.parse(ucvm(['repo', 'tags', storage, '--json'], withKeys).stdout) as {
       tags: Array<{ name: string }>;
     };
     expect(tags.tags.map((t) => t.name).sort()).toEqual(['trunk', 'trunk-previous', 'v1']);
-    expect(ucvm(['repo', 'cat', `${storage}@v1`, '/etc/motd']).stdout).toBe('hi\n');
-    const ls = JSON.parse(ucvm(['repo', 'ls', `${storage}@v1`, '/etc', '--json']).stdout) as Array<{
+    expect(ucvm(['repo', 'cat', `${storage}@v1`, '/etc/motd'], withKeys).stdout).toBe('hi\n');
+    const ls = JSON.parse(
+      ucvm(['repo', 'ls', `${storage}@v1`, '/etc', '--json'], withKeys).stdout,
+    ) as Array<{
       path: string;
       type: string;
       size: number;
     }>;
     expect(ls).toEqual([expect.objectContaining({ path: '/etc/motd', type: 'regular', size: 3 })]);
-    const missing = ucvm(['repo', 'cat', `${storage}@v1`, '/nope']);
+    const missing = ucvm(['repo', 'cat', `${storage}@v1`, '/nope'], withKeys);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('PATH_NOT_FOUND');
-    expect(ucvm(['repo', 'ls', `${storage}@nosuchtag`, '/']).stderr).toContain('TAG_NOT_FOUND');
+    expect(ucvm(['repo', 'ls', `${storage}@nosuchtag`, '/'], withKeys).stderr).toContain(
+      'TAG_NOT_FOUND',
+    );
 
     writeFileSync(path.join(tree, 'etc', 'motd'), 'hello there\n');
     writeFileSync(path.join(tree, 'new'), 'new\n');
     expect(ucvm(['repo', 'publish', storage, tree, '--tag', 'v2', ...common]).status).toBe(0);
-    const diff = ucvm(['repo', 'diff', `${storage}@v1`, `${storage}@v2`]);
+    const diff = ucvm(['repo', 'diff', `${storage}@v1`, `${storage}@v2`], withKeys);
     expect(diff.stdout).toContain('A /new');
     expect(diff.stdout).toMatch(/M \/etc\/motd \(content/);
     const summary = JSON.parse(
-      ucvm(['repo', 'diff', `${storage}@v1`, `${storage}@v2`, '--json', '--summary']).stdout,
+      ucvm(['repo', 'diff', `${storage}@v1`, `${storage}@v2`, '--json', '--summary'], withKeys)
+        .stdout,
     ) as { summary: Record<string, number> };
     expect(summary.summary).toMatchObject({
       added: 1,

@@ -1,3 +1,5 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -53,4 +55,11 @@ export async function makeRepo(
     // Created outside a test (beforeAll): the tests that use it check their own.
   }
   return { base, storage, keys, spool, publisher, reopen };
+}
+
+/** The master public key of a test repository, to verify it with. */
+export function masterKeysOf(repo: TestRepo): KeyObject[] {
+  return [
+    createPublicKey(readFileSync(path.join(repo.keys, `${path.basename(repo.storage)}.pub`))),
+  ];
 }

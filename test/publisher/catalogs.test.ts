@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
-import { makeRepo } from '../helpers/repo.js';
+import { makeRepo, masterKeysOf } from '../helpers/repo.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 function wideTree(): Record<string, string> {
@@ -30,7 +30,8 @@ describe('catalog layout', () => {
     expect(Math.max(...sizes)).toBeLessThanOrEqual(40);
     expect((await snapshot.readFile('/top3/mid2/f14')).toString()).toBe('3/2/14\n');
     expect(
-      (await verifyRepository(repository, { masterKeys: [], now: new Date() })).problems,
+      (await verifyRepository(repository, { masterKeys: masterKeysOf(repo), now: new Date() }))
+        .problems,
     ).toEqual([]);
     repository.close();
 

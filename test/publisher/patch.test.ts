@@ -15,7 +15,7 @@ import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
 import { pythonInflate, sqlite } from '../helpers/independent.js';
-import { makeRepo, type TestRepo } from '../helpers/repo.js';
+import { makeRepo, masterKeysOf, type TestRepo } from '../helpers/repo.js';
 import { buildRichTree } from '../helpers/rich-tree.js';
 import { tmpdir } from '../helpers/tmp.js';
 
@@ -123,7 +123,10 @@ describe('patched catalogs', () => {
     }
     const repository = await Repository.open(directorySource(patchedRepo.storage));
     try {
-      const report = await verifyRepository(repository, { masterKeys: [], now: new Date() });
+      const report = await verifyRepository(repository, {
+        masterKeys: masterKeysOf(patchedRepo),
+        now: new Date(),
+      });
       expect(report.problems).toEqual([]);
       const snapshot = await repository.snapshot('r1');
       expect((await snapshot.readFile('/etc/motd')).toString()).toBe('changed 1\n');
