@@ -150,7 +150,9 @@ function registerDiff(repo: Command): void {
       .argument('<from>', 'repository@tag')
       .argument('<to>', 'repository@tag (may be another repository)')
       .option('--json', 'print the changes as JSON')
-      .option('--summary', 'print only the totals'),
+      .option('--summary', 'print only the totals')
+      .option('--to-key <file>', 'master public key of the second repository (default: as --key)')
+      .option('--to-keys <dir>', 'key directory of the second repository (default: as --keys)'),
   )
     .addHelpText(
       'after',
@@ -160,7 +162,12 @@ function registerDiff(repo: Command): void {
       async (
         fromText: string,
         toText: string,
-        options: ReadOptions & { json?: boolean; summary?: boolean },
+        options: ReadOptions & {
+          json?: boolean;
+          summary?: boolean;
+          toKey?: string;
+          toKeys?: string;
+        },
       ) => {
         const from = parseRepoRef(fromText);
         const to = parseRepoRef(toText);
@@ -171,7 +178,12 @@ function registerDiff(repo: Command): void {
           toRepo =
             from.location === to.location
               ? fromRepo
-              : await openRepository(to.location, { ...options, fqrn: undefined });
+              : await openRepository(to.location, {
+                  ...options,
+                  fqrn: undefined,
+                  key: options.toKey ?? (options.toKeys === undefined ? options.key : undefined),
+                  keys: options.toKeys ?? options.keys,
+                });
           const diff = await diffSnapshots(
             await fromRepo.snapshot(from.ref),
             await toRepo.snapshot(to.ref),
