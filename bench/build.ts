@@ -17,8 +17,8 @@ import {
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildChannel } from '../src/build/channel.js';
-import { localRelease } from '../src/build/local-repo.js';
+import { buildChannel } from '../src/template/channel.js';
+import { localRelease } from '../src/template/local-repo.js';
 import { defaultAptCacheDir } from '../src/packages/apt/index.js';
 
 const GOAL = 1.2;

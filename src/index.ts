@@ -57,4 +57,4 @@ export type {
 } from './packages/package-source.js';
 export { createAptSource } from './packages/apt/index.js';
 export { createPool, createFallbackSource } from './packages/pool/index.js';
-export { buildTemplate, buildMetaPackage } from './build/index.js';
+export { buildTemplate, buildMetaPackage } from './template/index.js';

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadChannelManifest, buildChannel } from '../../src/build/channel.js';
-import { readInstalledPackages } from '../../src/build/installed-set.js';
+import { loadChannelManifest, buildChannel } from '../../src/template/channel.js';
+import { readInstalledPackages } from '../../src/template/installed-set.js';
 import { readAptSources } from '../../src/packages/apt/sources.js';
 import { tmpdir } from '../helpers/tmp.js';
 

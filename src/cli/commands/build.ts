@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { buildChannel, type ChannelBuild } from '../../build/channel.js';
-import type { InstallMode } from '../../build/install.js';
-import { parseSourceDateEpoch } from '../../build/source-date-epoch.js';
+import { buildChannel, type ChannelBuild } from '../../template/channel.js';
+import type { InstallMode } from '../../template/install.js';
+import { parseSourceDateEpoch } from '../../reproducible/source-date-epoch.js';
 import { UcvmError } from '../../errors.js';
 import { cliLogger, emit } from '../output.js';
 import { cliProgress } from '../progress.js';

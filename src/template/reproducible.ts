@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
-import { lstat, lutimes, open, readdir, rm } from 'node:fs/promises';
+import { lstat, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { packageOwnedPaths, resolveDirInTree, resolveInTree, walkTree } from './tree-files.js';
+import { resolveDirInTree, resolveInTree, walkTree } from '../reproducible/tree-paths.js';
+import { packageOwnedPaths } from './tree-files.js';
 
 /**
  * Directories whose files no package ships are removed (directories stay: packages own them):
@@ -84,27 +85,4 @@ async function writeInTree(host: string, text: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Sets the mtime (and atime) of every entry newer than `sourceDateEpoch`, or written since
- * `startedAt` (milliseconds), to `sourceDateEpoch`, the root included; symlinks themselves, not
- * their targets. Files from the packages keep their own older times.
- */
-export async function clampMtimes(
-  root: string,
-  sourceDateEpoch: number,
-  startedAt: number,
-): Promise<number> {
-  let changed = 0;
-  const clamp = async (host: string): Promise<void> => {
-    const { mtimeMs } = await lstat(host);
-    if (mtimeMs > sourceDateEpoch * 1000 || mtimeMs >= startedAt) {
-      await lutimes(host, sourceDateEpoch, sourceDateEpoch);
-      changed += 1;
-    }
-  };
-  for await (const { path: host } of walkTree(root)) await clamp(host);
-  await clamp(root);
-  return changed;
 }

@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadExtraFiles } from '../../src/build/extra-files.js';
-import { cleanTree } from '../../src/build/reproducible.js';
+import { loadExtraFiles } from '../../src/template/extra-files.js';
+import { cleanTree } from '../../src/template/reproducible.js';
 import { isUcvmError } from '../../src/errors.js';
 import { tmpdir } from '../helpers/tmp.js';
 

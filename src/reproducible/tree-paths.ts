@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
 
@@ -18,19 +18,6 @@ export async function* walkTree(dir: string): AsyncGenerator<{ path: string; ent
     yield { path: full, entry };
     if (entry.isDirectory()) yield* walkTree(full);
   }
-}
-
-/** Tree paths (`/usr/bin/x`) that some installed package ships, from dpkg's `info/*.list` files. */
-export async function packageOwnedPaths(root: string): Promise<Set<string>> {
-  const info = await resolveDirInTree(root, '/var/lib/dpkg/info');
-  const owned = new Set<string>();
-  for (const name of await readdir(info)) {
-    if (!name.endsWith('.list')) continue;
-    for (const line of (await readFile(path.join(info, name), 'utf8')).split('\n')) {
-      if (line !== '') owned.add(line);
-    }
-  }
-  return owned;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTemplate, readInstalledPackages } from '../../src/build/index.js';
-import { mountsUnder } from '../../src/build/safe-remove.js';
+import { buildTemplate, readInstalledPackages } from '../../src/template/index.js';
+import { mountsUnder } from '../../src/reproducible/safe-remove.js';
 import { isUcvmError, type UcvmError } from '../../src/errors.js';
 import type { PackageSource } from '../../src/packages/package-source.js';
 import type { DebSpec } from '../helpers/deb-fixtures.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTemplate, readInstalledPackages } from '../../src/build/index.js';
+import { buildTemplate, readInstalledPackages } from '../../src/template/index.js';
 import { isUcvmError } from '../../src/errors.js';
 import { createFallbackSource, createPool } from '../../src/packages/pool/index.js';
 import type { DebSpec } from '../helpers/deb-fixtures.js';

@@ -11,7 +11,7 @@ import type { PackageSource } from '../packages/package-source.js';
 import { createFallbackSource, createPool, type PackagePool } from '../packages/pool/index.js';
 import type { Publisher, PublishResult } from '../publisher/publisher.js';
 import type { InstallMode } from './install.js';
-import { removeBuildDir } from './safe-remove.js';
+import { removeBuildDir } from '../reproducible/safe-remove.js';
 import { buildTemplate, type TemplateBuild } from './template.js';
 
 export interface BuildChannelOptions {

@@ -13,15 +13,16 @@ import { installPackages, syncTree, type InstallMode } from './install.js';
 import { verifyInstalledSet } from './installed-set.js';
 import { writeLocalRepo, type LocalPackage } from './local-repo.js';
 import { buildMetaPackage, type MetaPackage } from './meta-package.js';
-import { clampMtimes, cleanTree } from './reproducible.js';
+import { clampMtimes } from '../reproducible/mtimes.js';
+import { cleanTree } from './reproducible.js';
 import {
   checkPoolAgreement,
   fetchVerified,
   resolvePinned,
   type ResolvedPackage,
 } from './resolve.js';
-import { removeBuildDir } from './safe-remove.js';
-import { sourceDateEpochOfPackages } from './source-date-epoch.js';
+import { removeBuildDir } from '../reproducible/safe-remove.js';
+import { sourceDateEpochOfPackages } from '../reproducible/source-date-epoch.js';
 
 export interface BuildTemplateOptions {
   manifest: Manifest;

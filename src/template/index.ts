@@ -16,4 +16,4 @@ export {
   debBuildTime,
   parseSourceDateEpoch,
   sourceDateEpochOfPackages,
-} from './source-date-epoch.js';
+} from '../reproducible/source-date-epoch.js';

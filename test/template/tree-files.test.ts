@@ -1,9 +1,10 @@
 import { lstat, mkdir, readdir, readFile, readlink, symlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addExtraFiles } from '../../src/build/extra-files.js';
-import { clampMtimes, cleanTree } from '../../src/build/reproducible.js';
-import { resolveInTree } from '../../src/build/tree-files.js';
+import { addExtraFiles } from '../../src/template/extra-files.js';
+import { clampMtimes } from '../../src/reproducible/mtimes.js';
+import { cleanTree } from '../../src/template/reproducible.js';
+import { resolveInTree } from '../../src/reproducible/tree-paths.js';
 import { isUcvmError } from '../../src/errors.js';
 import { tmpdir } from '../helpers/tmp.js';
 

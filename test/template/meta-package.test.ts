@@ -7,7 +7,7 @@ import {
   debianVersionOfRelease,
   installedSetProblems,
   sourceDateEpochOfPackages,
-} from '../../src/build/index.js';
+} from '../../src/template/index.js';
 import { run, runBinary } from '../../src/exec/index.js';
 import { tmpdir } from '../helpers/tmp.js';
 import { buildDeb } from '../helpers/deb-fixtures.js';

@@ -13,7 +13,7 @@ import {
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
 import type { TreeFile } from '../manifest/index.js';
-import { resolveInTree } from './tree-files.js';
+import { resolveInTree } from '../reproducible/tree-paths.js';
 
 /** A manifest file with its content read. */
 export interface ExtraFile {

@@ -1,8 +1,12 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTemplate, readInstalledPackages, type TemplateBuild } from '../../src/build/index.js';
-import { sourcesListText } from '../../src/build/reproducible.js';
+import {
+  buildTemplate,
+  readInstalledPackages,
+  type TemplateBuild,
+} from '../../src/template/index.js';
+import { sourcesListText } from '../../src/template/reproducible.js';
 import { run } from '../../src/exec/index.js';
 import { makeTempDir, removeDir, tmpdir } from '../helpers/tmp.js';
 import {
