@@ -84,8 +84,15 @@ describe('builds and the package pool', () => {
     const manifest = fixtureManifest({ packages: pins });
     const out = path.join(work, 'tree');
     await buildTemplate({ manifest, source: await before.source(), pool, out, mode: 'chrootless' });
-    // Same names and versions, rebuilt: other bytes.
-    const rebuilt = await serveArchive([hello, libgreet]);
+    // Same names and versions, rebuilt with other content: other bytes (never a matter of
+    // which second the packages were built in).
+    const rebuilt = await serveArchive([
+      {
+        ...hello,
+        files: [{ path: '/usr/bin/hello', content: '#!/bin/sh\necho hi\n', mode: 0o755 }],
+      },
+      { ...libgreet, files: [{ path: '/usr/lib/greet', content: 'h\n' }] },
+    ]);
     const error: unknown = await buildTemplate({
       manifest,
       source: await rebuilt.source(),
