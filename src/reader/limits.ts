@@ -13,8 +13,8 @@ export const READ_LIMITS = {
   smallObjectBytes: 1 << 20,
   /** A catalog of unknown size, inflated (stock catalogs stay far below; a huge one is split). */
   catalogBytes: 1 << 30,
-  /** The history (tag) database, inflated. */
-  historyBytes: 1 << 30,
+  /** The history (tag) database, inflated: a few MB even with thousands of tags. */
+  historyBytes: 256 << 20,
   /** An object of unknown size read whole into memory (file content, chunks). */
   objectBytes: 1 << 30,
   /** Any other file read through a source without its own limit. */
