@@ -1,10 +1,19 @@
-import { constants } from 'node:fs';
-import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UcvmError } from '../errors.js';
+import { openInside } from './open.js';
+
+export interface ServeTimeouts {
+  /** Time a client has to send the request headers, in milliseconds. */
+  headers: number;
+  /** Time a client has to send the whole request, in milliseconds. */
+  request: number;
+  /** Time a connection may stay without any traffic (e.g. a client that stops reading). */
+  idle: number;
+}
 
 export interface ServeOptions {
   /** fqrn → storage directory. Each is served at `/cvmfs/<fqrn>/`. */
@@ -12,8 +21,14 @@ export interface ServeOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Called for every request (method, path, status), e.g. to log or count. */
+  /**
+   * Called for every request (method, path, status) once its status is decided, before a body
+   * is sent; e.g. to log or count.
+   */
   onRequest?: (method: string, path: string, status: number) => void;
+  /** Called for an I/O error answered with 500 or a response cut short, e.g. to log it. */
+  onError?: (error: unknown) => void;
+  timeouts?: Partial<ServeTimeouts>;
 }
 
 export interface RunningServer {
@@ -22,143 +37,141 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const defaultTimeouts: ServeTimeouts = { headers: 10_000, request: 30_000, idle: 60_000 };
+
 // Only what a client may fetch: never the lock, temporaries, or anything else in the directory.
 const servable =
   /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfs_master_replica|\.cvmfsreflog|data\/[0-9a-f]{2}\/[0-9a-f]{38}(?:-rmd160|-shake128)?[PCHXM]?)$/;
 
-class HttpRefusal extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The storage file a request names; refusals carry the status to answer with. */
-async function resolveRequest(
-  request: IncomingMessage,
-  roots: ReadonlyMap<string, string>,
-): Promise<{ file: string; relative: string }> {
-  if (request.method !== 'GET' && request.method !== 'HEAD')
-    throw new HttpRefusal(405, 'only GET and HEAD');
+/** The decoded path of a request target (origin or absolute form), or undefined if malformed. */
+function requestPath(target: string): string | undefined {
   let pathname: string;
-  try {
-    pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
-  } catch {
-    throw new HttpRefusal(400, 'malformed URL');
-  }
-  const match = /^\/cvmfs\/([^/]+)\/(.+)$/.exec(pathname);
-  const root = match === null ? undefined : roots.get(match[1]!);
-  const relative = match?.[2] ?? '';
-  if (root === undefined || !servable.test(relative)) throw new HttpRefusal(404, 'not found');
-  const file = join(root, relative);
-  // The directories on the way must resolve inside the storage: a symlinked data/xx that
-  // points elsewhere is not followed out of it.
-  const parent = await realpath(dirname(file)).catch(() => undefined);
-  if (parent === undefined) throw new HttpRefusal(404, 'not found');
-  const realRoot = await realpath(root).catch(() => undefined);
-  if (realRoot === undefined || (parent !== realRoot && !parent.startsWith(realRoot + sep)))
-    throw new HttpRefusal(404, 'not found');
-  return { file, relative };
-}
-
-/** Opens the file without following a final symlink; only regular files are served. */
-async function openServable(file: string): Promise<{ handle: FileHandle; size: number }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR')
-      throw new HttpRefusal(404, 'not found');
-    throw error;
-  }
-  const stats = await handle.stat().catch(async (error: unknown) => {
-    await handle.close();
-    throw error;
-  });
-  if (!stats.isFile()) {
-    await handle.close();
-    throw new HttpRefusal(404, 'not found');
-  }
-  return { handle, size: stats.size };
-}
-
-async function answer(
-  request: IncomingMessage,
-  response: ServerResponse,
-  roots: ReadonlyMap<string, string>,
-): Promise<number> {
-  try {
-    const { file, relative } = await resolveRequest(request, roots);
-    const { handle, size } = await openServable(file);
+  if (target.startsWith('/')) {
+    pathname = target.replace(/[?#][^]*$/, '');
+  } else {
     try {
-      response.writeHead(200, {
-        'content-type': relative.startsWith('.cvmfs')
-          ? 'application/x-cvmfs'
-          : 'application/octet-stream',
-        'content-length': size,
-        'cache-control': relative.startsWith('data/') ? 'max-age=259200' : 'max-age=61',
-      });
-      if (request.method === 'HEAD') response.end();
-      else
-        await pipeline(
-          handle.createReadStream({ start: 0, end: Math.max(0, size - 1), autoClose: false }),
-          response,
-        );
-    } finally {
-      await handle.close();
+      pathname = new URL(target).pathname;
+    } catch {
+      return undefined;
     }
-    return 200;
-  } catch (error) {
-    const status = error instanceof HttpRefusal ? error.status : 500;
-    if (response.headersSent) {
-      // Too late for a status: cut the body short, so the client sees a failed transfer.
-      response.destroy();
-    } else {
-      response.writeHead(status, {
-        'content-type': 'text/plain',
-        ...(status === 405 && { allow: 'GET, HEAD' }),
-      });
-      response.end(status === 500 ? 'internal error\n' : `${(error as Error).message}\n`);
-    }
-    return status;
+  }
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return undefined;
   }
 }
 
-/** `http://host:port/cvmfs`, with an IPv6 address in brackets. */
-function baseUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/cvmfs`;
+/** `host` as it goes into a URL: IPv6 addresses in brackets. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Fails if the file yields fewer than `size` bytes (shrank while being served). */
+function exactly(size: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      callback(seen === size ? null : new Error('file shrank while being served'));
+    },
+  });
 }
 
 /**
  * A static HTTP server for repositories, as a stock stratum 0's Apache serves them: bytes
  * untouched (no content encoding), short cache lifetime for the manifest and whitelist, long
- * for immutable objects. For tests and demos; binds to 127.0.0.1 by default. A bad request
- * gets a 4xx, an I/O error a 5xx, and the server keeps serving.
+ * for immutable objects. For tests and demos; binds to 127.0.0.1 by default. Every bad request
+ * gets a 4xx and every I/O error a 5xx (or a cut connection once the headers are out); nothing
+ * a client sends stops the server.
  */
 export async function serveRepositories(options: ServeOptions): Promise<RunningServer> {
   const roots = new Map([...options.repositories].map(([fqrn, dir]) => [fqrn, resolve(dir)]));
-  const server: Server = createServer((request, response) => {
-    void answer(request, response, roots).then((status) =>
-      options.onRequest?.(request.method ?? '', request.url ?? '', status),
-    );
-  });
-  // Slow or silent clients do not hold sockets forever.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  const host = options.host ?? '127.0.0.1';
+  const timeouts = { ...defaultTimeouts, ...options.timeouts };
+  const onError = options.onError ?? (() => undefined);
+
+  async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const done = (status: number): void =>
+      options.onRequest?.(request.method ?? '', request.url ?? '', status);
+    const reply = (status: number, headers: Record<string, string> = {}): void => {
+      response.writeHead(status, headers).end();
+      done(status);
+    };
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      reply(405, { allow: 'GET, HEAD' });
+      return;
+    }
+    const path = requestPath(request.url ?? '');
+    if (path === undefined) {
+      reply(400);
+      return;
+    }
+    const match = /^\/cvmfs\/([^/]+)\/(.+)$/.exec(path);
+    const root = match === null ? undefined : roots.get(match[1]!);
+    const relative = match?.[2] ?? '';
+    if (root === undefined || !servable.test(relative)) {
+      reply(404);
+      return;
+    }
+    const opened = await openInside(root, relative);
+    if (opened.kind === 'refused') {
+      reply(opened.status);
+      return;
+    }
+    const { handle, size } = opened;
+    try {
+      response.writeHead(200, {
+        'content-type': relative.startsWith('.cvmfs')
+          ? 'application/x-cvmfs'
+          : 'application/octet-stream',
+        'content-length': String(size),
+        'cache-control': relative.startsWith('data/') ? 'max-age=259200' : 'max-age=61',
+      });
+      done(200);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    if (request.method === 'HEAD' || size === 0) {
+      await handle.close();
+      response.end();
+      return;
+    }
+    // Bounded by the size in the headers: a file that grows meanwhile still yields exactly that.
+    await pipeline(handle.createReadStream({ start: 0, end: size - 1 }), exactly(size), response);
+  }
+
+  const headersTimeout = Math.min(timeouts.headers, timeouts.request);
+  const server: Server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: timeouts.request,
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    },
+    (request, response) => {
+      answer(request, response).catch((error: unknown) => {
+        onError(error);
+        if (!response.headersSent) {
+          response.writeHead(500).end();
+          options.onRequest?.(request.method ?? '', request.url ?? '', 500);
+        } else {
+          response.destroy();
+        }
+      });
+    },
+  );
+  server.timeout = timeouts.idle;
+
+  const host = (options.host ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         new UcvmError(
           'HTTP_FAILED',
-          `cannot listen on ${host}:${options.port ?? 0}: ${error.code ?? error.message}`,
+          `cannot listen on ${urlHost(host)}:${options.port ?? 0}: ${error.code ?? error.message}`,
           {
             details:
               error.code === 'EADDRINUSE'
@@ -171,9 +184,11 @@ export async function serveRepositories(options: ServeOptions): Promise<RunningS
     );
     server.listen(options.port ?? 0, host, resolvePromise);
   });
+  // Past listening, an error (e.g. too many open files on accept) must not end the process.
+  server.on('error', onError);
   const { port } = server.address() as AddressInfo;
   return {
-    url: baseUrl(host, port),
+    url: `http://${urlHost(host)}:${port}/cvmfs`,
     port,
     close: () =>
       new Promise((resolveClose) => {
