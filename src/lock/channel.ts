@@ -38,7 +38,7 @@ async function pipelineSources(root: string): Promise<SourceEntry[] | undefined>
   const file = path.join(root, 'pipeline', 'pipeline.yaml');
   let text: string;
   try {
-    text = await readProjectText(file);
+    text = await readProjectText(file, { code: 'PIPELINE_INVALID' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;

@@ -71,7 +71,7 @@ export interface LockResult {
 export async function lockManifest(options: LockOptions): Promise<LockResult> {
   const logger = options.logger ?? silentLogger;
   const file = options.manifestPath;
-  const text = await readProjectText(file);
+  const text = await readProjectText(file, { code: 'MANIFEST_INVALID' });
   const draft = loadDraft(text, file);
   const current = draft.install ?? [];
   const roots = nextRoots(draft, options.add ?? [], options.remove ?? []);

@@ -55,7 +55,7 @@ export function unreadableFileIssue(file: string, error: unknown): Issue {
   const reason =
     code === 'ENOENT'
       ? 'file not found'
-      : code === 'LIMIT_EXCEEDED'
+      : code === 'LIMIT_EXCEEDED' || code === 'MANIFEST_INVALID' || code === 'PIPELINE_INVALID'
         ? (error as Error).message
         : `cannot read the file${typeof code === 'string' ? ` (${code})` : ''}`;
   return { severity: 'error', file, line: 1, column: 1, path: '', message: reason };
