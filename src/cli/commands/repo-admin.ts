@@ -133,7 +133,13 @@ export function registerRepoAdminCommands(repo: Command): void {
       const repositories = new Map(
         storages.map((dir) => [resolve(dir).slice(resolve(dir).lastIndexOf('/') + 1), dir]),
       );
-      const server = await serveRepositories({ repositories, host: options.host, port });
+      const server = await serveRepositories({
+        repositories,
+        host: options.host,
+        port,
+        onError: (error) =>
+          process.stderr.write(`warning: serving failed: ${(error as Error).message}\n`),
+      });
       emit(
         options.json === true,
         { url: server.url, port: server.port, repositories: [...repositories.keys()] },
