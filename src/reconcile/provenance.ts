@@ -11,6 +11,8 @@ const Hex64 = z.string().regex(/^[0-9a-f]{64}$/);
 export const Provenance = z.strictObject({
   ucvm: z.literal(1),
   version: z.string().max(100),
+  /** The manifest's one-line description of the version. */
+  summary: z.string().max(300).optional(),
   identity: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   fields: z.strictObject(
     Object.fromEntries(IDENTITY_FIELDS.map((field) => [field, Hex64])) as Record<

@@ -1,4 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
+import { encodeProvenance } from '../reconcile/provenance.js';
+import { versionIdentity } from '../reconcile/identity.js';
+import { loadExtraFiles } from './extra-files.js';
 import { readProjectText } from '../project/read-text.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,8 +74,35 @@ function packageSource(
 }
 
 /**
+ * The tag's description: the version's identity and where it came from, readable by anyone
+ * who can read the repository (`cvmfs_server tag -i` shows it) and signed with it.
+ */
+async function provenanceOf(manifest: Manifest, root: string): Promise<string> {
+  const files = await loadExtraFiles(manifest.files, root);
+  const bytes = new Map(files.map((file) => [file.path, file.content]));
+  const identity = versionIdentity(manifest, (file) => bytes.get(file.path) ?? Buffer.alloc(0));
+  const commit = process.env.GITHUB_SHA;
+  const actor = process.env.GITHUB_ACTOR;
+  const run =
+    process.env.GITHUB_RUN_ID === undefined
+      ? undefined
+      : `${process.env.GITHUB_SERVER_URL ?? 'https://github.com'}/${process.env.GITHUB_REPOSITORY ?? ''}/actions/runs/${process.env.GITHUB_RUN_ID}`;
+  return encodeProvenance({
+    ucvm: 1,
+    version: manifest.system.version,
+    ...(manifest.system.description !== undefined && { summary: manifest.system.description }),
+    identity: identity.digest,
+    fields: identity.fields,
+    ...(commit !== undefined && /^[0-9a-f]{7,64}$/.test(commit) && { commit }),
+    ...(actor !== undefined && { actor: actor.slice(0, 100) }),
+    ...(run !== undefined && { run: run.slice(0, 300) }),
+    at: new Date().toISOString(),
+  });
+}
+
+/**
  * `ucvm build`: the channel's manifest → the OS tree, written to `out` or published as the
- * named snapshot `<system.name>-<system.version>` with the manifest's description.
+ * named snapshot `<system.name>-<system.version>`, its provenance as the tag's description.
  */
 export async function buildChannel(options: BuildChannelOptions): Promise<ChannelBuild> {
   if ((options.out === undefined) === (options.publisher === undefined)) {
@@ -100,13 +130,8 @@ export async function buildChannel(options: BuildChannelOptions): Promise<Channe
   const work = await mkdtemp(path.join(os.tmpdir(), 'ucvm-tree-'));
   try {
     const build = await buildTemplate({ ...common, out: path.join(work, 'tree'), durable: false });
-    const { system } = manifest;
     const published = await publisher.publish(
-      {
-        tree: build.out,
-        tag: build.tag,
-        description: system.description ?? `${system.name} ${system.version}`,
-      },
+      { tree: build.out, tag: build.tag, description: await provenanceOf(manifest, root) },
       options.progress,
     );
     return { channel: options.channel, manifest, build, published };

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { registerBuildCommand } from '../../src/cli/commands/build.js';
 import { reportFailure } from '../../src/cli/output.js';
+import { decodeProvenance } from '../../src/reconcile/provenance.js';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import type { DebSpec } from '../helpers/deb-fixtures.js';
@@ -147,7 +148,10 @@ describe('ucvm build', () => {
     const repository = await Repository.open(directorySource(repo.storage));
     onTestFinished(() => repository.close());
     const tag = (await repository.tags()).find((t) => t.name === 'cernvm-system-1.2.0');
-    expect(tag?.description).toBe('CernVM 1.2 test');
+    // The tag carries the version's provenance: its identity, readable without keys.
+    const provenance = decodeProvenance(tag?.description ?? '');
+    expect(provenance).toMatchObject({ ucvm: 1, version: '1.2.0', summary: 'CernVM 1.2 test' });
+    expect(provenance?.identity).toMatch(/^sha256:[0-9a-f]{64}$/);
     const snapshot = await repository.snapshot('cernvm-system-1.2.0');
     expect((await snapshot.readFile('/etc/motd')).toString()).toBe('Welcome\n');
     expect((await snapshot.readFile('/.installed_cernvm-system-1.2.0')).toString()).toBe(
