@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { entryKind, type CatalogEntry } from '../../cvmfs/catalog/entry.js';
 import { hashToHex } from '../../cvmfs/hash.js';
+import { decodeProvenance } from '../../reconcile/provenance.js';
 import { diffSnapshots } from '../../reader/diff.js';
 import type { Repository } from '../../reader/repository.js';
 import { fqrnOfLocation } from '../../reader/source.js';
@@ -36,6 +37,15 @@ function entryJson(entry: CatalogEntry): Record<string, unknown> {
     ...(entry.symlink !== '' && { target: entry.symlink }),
     ...(entry.xattrs !== undefined && { xattrs: [...entry.xattrs.keys()] }),
   };
+}
+
+/** A tag's description for people: a ucvm provenance as its summary and short identity. */
+function describeTag(description: string): string {
+  const provenance = decodeProvenance(description);
+  if (provenance === undefined) return description;
+  const identity = provenance.identity.slice('sha256:'.length, 'sha256:'.length + 12);
+  const from = provenance.from === undefined ? '' : ` from ${provenance.from.repository}`;
+  return `${provenance.summary ?? provenance.version} [identity ${identity}${provenance.commit === undefined ? '' : `, commit ${provenance.commit.slice(0, 12)}`}${from}]`;
 }
 
 /** Opens, runs, and closes whatever happens (a failure in the middle included). */
@@ -81,7 +91,7 @@ function registerTags(repo: Command): void {
             tags
               .map(
                 (tag) =>
-                  `${printable(tag.name).padEnd(32)} r${String(tag.revision).padEnd(5)} ${new Date(tag.timestamp * 1000).toISOString()}  ${tag.hashHex}  ${printable(tag.description)}`,
+                  `${printable(tag.name).padEnd(32)} r${String(tag.revision).padEnd(5)} ${new Date(tag.timestamp * 1000).toISOString()}  ${tag.hashHex}  ${printable(describeTag(tag.description))}`,
               )
               .join('\n'),
         );
