@@ -157,8 +157,28 @@ export function openSource(location: string, timeouts?: Partial<HttpTimeouts>): 
   return isUrl(location) ? httpSource(location, timeouts) : directorySource(location);
 }
 
-/** The repository name a location implies: its last path component (`…/cvmfs/<fqrn>`). */
+/**
+ * The repository name a location implies: the last component of the URL's path or of the
+ * resolved directory (`…/cvmfs/<fqrn>`, also for `.` or `srv/x.example.org/`). Never the
+ * name the repository's own files claim.
+ */
 export function fqrnOfLocation(location: string): string {
-  const trimmed = location.replace(/\/+$/, '');
+  let path: string;
+  if (isUrl(location)) {
+    let pathname: string;
+    try {
+      pathname = new URL(location).pathname;
+    } catch {
+      throw new UcvmError('USAGE', `${JSON.stringify(location)} is not a valid URL`);
+    }
+    try {
+      path = decodeURIComponent(pathname);
+    } catch {
+      path = pathname;
+    }
+  } else {
+    path = resolve(location);
+  }
+  const trimmed = path.replace(/\/+$/, '');
   return trimmed.slice(trimmed.lastIndexOf('/') + 1);
 }
