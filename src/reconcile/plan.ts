@@ -141,7 +141,12 @@ export function computePlan(input: PlanInput): ChannelPlan[] {
       };
       return [plan];
     }
-    if (index === 0) {
+    // The first channel is where versions are born; a repository that holds no version of the
+    // system yet is being seeded (a new pipeline), so its first version is published there too.
+    if (
+      index === 0 ||
+      !actual.tags.some((candidate) => versionOfTag(desired.system, candidate.name))
+    ) {
       plan.action = { kind: 'publish' };
       return [plan];
     }
@@ -189,7 +194,7 @@ function hotfixProblem(
   if (current === undefined)
     return {
       code: 'HOTFIX_INVALID',
-      message: `${desired.channel} runs no version yet: a hotfix is a patch-level bump of a published one`,
+      message: `the rolling tag of ${desired.channel} points at no version: a hotfix is a patch-level bump of the one it runs`,
     };
   const bumped = semver.inc(current, 'patch');
   if (

@@ -155,6 +155,24 @@ describe('computePlan', () => {
     expect(ok[0]!.refusals).toEqual([]);
   });
 
+  it('seeds a new pipeline: each empty repository publishes its first version', () => {
+    const empty = (fqrn: string) => repo(fqrn, []);
+    const result = plan(
+      [
+        desired('development', '1.2.0'),
+        desired('testing', '1.1.0'),
+        desired('production', '1.0.0'),
+      ],
+      {
+        development: empty('dev.example.org'),
+        testing: empty('test.example.org'),
+        production: empty('prod.example.org'),
+      },
+    );
+    expect(result.map((p) => p.action.kind)).toEqual(['publish', 'publish', 'publish']);
+    expect(result.flatMap((p) => p.refusals)).toEqual([]);
+  });
+
   it('finishes a promotion whose tag was written but whose rolling tag was not moved', () => {
     const have = {
       development: repo('dev.example.org', [tag('1.1.0', 'b')], 'b'),

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBuildCommand } from './build.js';
 import { registerKeysCommands } from './keys.js';
 import { registerLockCommand } from './lock.js';
+import { registerPlanCommand } from './plan.js';
 import { registerRepoCommands } from './repo.js';
 import { registerValidateCommand } from './validate.js';
 
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerValidateCommand(program);
   registerLockCommand(program);
   registerBuildCommand(program);
+  registerPlanCommand(program);
 }
