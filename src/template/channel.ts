@@ -1,7 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { encodeProvenance } from '../reconcile/provenance.js';
-import { versionIdentity } from '../reconcile/identity.js';
-import { loadExtraFiles } from './extra-files.js';
+import { desiredVersion } from '../reconcile/desired.js';
 import { readProjectText } from '../project/read-text.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,9 +77,7 @@ function packageSource(
  * who can read the repository (`cvmfs_server tag -i` shows it) and signed with it.
  */
 async function provenanceOf(manifest: Manifest, root: string): Promise<string> {
-  const files = await loadExtraFiles(manifest.files, root);
-  const bytes = new Map(files.map((file) => [file.path, file.content]));
-  const identity = versionIdentity(manifest, (file) => bytes.get(file.path) ?? Buffer.alloc(0));
+  const { identity } = await desiredVersion(manifest, root);
   const commit = process.env.GITHUB_SHA;
   const actor = process.env.GITHUB_ACTOR;
   const run =
