@@ -228,6 +228,7 @@ function registerVerify(repo: Command): void {
     .option('--key <file>', 'master public key (default: <keys>/<fqrn>.pub)')
     .option('--keys <dir>', 'key directory to look for <fqrn>.pub in')
     .option('--fqrn <name>', 'expected repository name (default: the last path component)')
+    .option('--timeout <seconds>', 'for a server that stops answering (idle and connect)', '30')
     .option('--no-objects', 'skip downloading and hashing every object')
     .option('--json', 'print the report as JSON')
     .addHelpText(
@@ -237,7 +238,14 @@ function registerVerify(repo: Command): void {
     .action(
       async (
         location: string,
-        options: { key?: string; keys?: string; fqrn?: string; objects: boolean; json?: boolean },
+        options: {
+          key?: string;
+          keys?: string;
+          fqrn?: string;
+          timeout?: string;
+          objects: boolean;
+          json?: boolean;
+        },
       ) => {
         // verify reads what it checks itself: it opens without trusting anything yet.
         const repository = await openRepository(location, {
