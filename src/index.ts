@@ -25,6 +25,8 @@ export { EmbeddedPublisher, createEmbeddedPublisher } from './publisher/embedded
 export type { EmbeddedOptions, GcReport } from './publisher/embedded/index.js';
 
 // Reading repositories from a directory or over HTTP, with no keys.
+export { openVerifiedRepository } from './reader/open.js';
+export type { TrustOptions } from './reader/open.js';
 export { Repository } from './reader/repository.js';
 export { Snapshot } from './reader/snapshot.js';
 export { directorySource, httpSource, openSource } from './reader/source.js';
@@ -58,3 +60,9 @@ export type {
 export { createAptSource } from './packages/apt/index.js';
 export { createPool, createFallbackSource } from './packages/pool/index.js';
 export { buildTemplate, buildMetaPackage } from './template/index.js';
+export { computePlan } from './reconcile/plan.js';
+export type { ChannelPlan, DesiredVersion, RepositoryState } from './reconcile/plan.js';
+export { versionIdentity, identityDifferences } from './reconcile/identity.js';
+export { planPipeline } from './reconcile/load.js';
+export { DirectoryStorage } from './storage/directory.js';
+export type { RepoStorage } from './storage/storage.js';

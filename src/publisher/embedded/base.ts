@@ -1,12 +1,7 @@
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { HistoryDatabase } from '../../cvmfs/history.js';
 import { verifyManifestSignature } from '../../cvmfs/manifest.js';
-import {
-  normalizeFingerprint,
-  verifyWhitelistSignature,
-  whitelistExpired,
-  type ParsedWhitelist,
-} from '../../cvmfs/whitelist.js';
+import { whitelistExpired, type ParsedWhitelist } from '../../cvmfs/whitelist.js';
 import { UcvmError, isUcvmError } from '../../errors.js';
 import { loadPublicKey } from '../../keys/index.js';
 import { Repository } from '../../reader/repository.js';
@@ -48,43 +43,35 @@ export async function openVerifiedBase(
   try {
     const problems: string[] = [];
     const { manifest } = repository;
-    if (manifest.fqrn !== context.fqrn)
-      problems.push(
-        `the manifest names repository ${JSON.stringify(manifest.fqrn)}, not ${context.fqrn}`,
-      );
-    const certificate = await attempt(problems, 'certificate', async () => {
-      const pem = await repository.certificatePem();
-      const parsed = new X509Certificate(pem);
-      const problem = verifyManifestSignature(
-        repository.parsed,
-        createPublicKey(parsed.publicKey.export({ type: 'spki', format: 'pem' })),
-      );
-      if (problem !== undefined) problems.push(problem);
-      return parsed;
-    });
-    const whitelist = await attempt(problems, 'whitelist', () => repository.whitelist());
-    if (whitelist !== undefined && check.purpose !== 'replacing') {
-      const problem = verifyWhitelistSignature(whitelist, [masterKey]);
-      if (problem !== undefined) problems.push(`${problem} (${context.keys.masterPublicKey})`);
-      if (whitelist.whitelist.fqrn !== context.fqrn)
-        problems.push(`the whitelist names repository ${JSON.stringify(whitelist.whitelist.fqrn)}`);
+    if (check.purpose === 'replacing') {
+      // The whitelist is about to be replaced: what must hold is that the manifest is ours.
+      if (manifest.fqrn !== context.fqrn)
+        problems.push(`manifest names repository ${manifest.fqrn}, expected ${context.fqrn}`);
+      const certificate = await attempt(problems, 'certificate', async () => {
+        const parsed = new X509Certificate(await repository.certificatePem());
+        const problem = verifyManifestSignature(
+          repository.parsed,
+          createPublicKey(parsed.publicKey.export({ type: 'spki', format: 'pem' })),
+        );
+        if (problem !== undefined) problems.push(problem);
+        return parsed;
+      });
       if (
         certificate !== undefined &&
-        !whitelist.whitelist.fingerprints
-          .map(normalizeFingerprint)
-          .includes(normalizeFingerprint(certificate.fingerprint))
+        (check.certificatePem === undefined ||
+          !certificate.raw.equals(new X509Certificate(check.certificatePem).raw))
       )
-        problems.push("the manifest's certificate is not on the whitelist");
-    }
-    if (
-      check.purpose === 'replacing' &&
-      certificate !== undefined &&
-      (check.certificatePem === undefined ||
-        !certificate.raw.equals(new X509Certificate(check.certificatePem).raw))
-    )
+        problems.push(
+          `the manifest is not signed with this repository's certificate (${context.keys.certificate})`,
+        );
+    } else {
+      // The chain any reader checks, with our own master key and name.
+      const report = await repository.verifySignatures([masterKey], context.now(), context.fqrn);
       problems.push(
-        `the manifest is not signed with this repository's certificate (${context.keys.certificate})`,
+        ...report.problems.filter((problem) => !problem.startsWith('whitelist expired')),
       );
+    }
+    const whitelist = await attempt(problems, 'whitelist', () => repository.whitelist());
     const history = await attempt(problems, 'history', async () =>
       manifest.history === undefined
         ? HistoryDatabase.create(context.fqrn)
