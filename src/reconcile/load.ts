@@ -16,6 +16,7 @@ import { repositoryState } from './actual.js';
 import { desiredVersion } from './desired.js';
 import {
   computePlan,
+  repositoryDrift,
   type ChannelPlan,
   type DesiredVersion,
   type RepositoryState,
@@ -120,10 +121,12 @@ export async function planPipeline(options: PlanOptions): Promise<PipelinePlan> 
     if (settings === undefined) continue;
     actual.set(channel, await readState(settings, options, drift));
     if (options.channels !== undefined && !options.channels.includes(channel)) continue;
-    desired.set(
-      channel,
-      await desiredVersion(await loadChannelManifest(options.root, channel), options.root),
+    const version = await desiredVersion(
+      await loadChannelManifest(options.root, channel),
+      options.root,
     );
+    desired.set(channel, version);
+    drift.push(...repositoryDrift(version.system, actual.get(channel)!));
   }
   return { plans: computePlan({ promotion: pipeline.promotion, desired, actual }), drift };
 }

@@ -208,3 +208,22 @@ function hotfixProblem(
     };
   return undefined;
 }
+
+/**
+ * What is off in a repository without a manifest asking for it: a rolling tag that points at
+ * no version (moved by hand to an arbitrary revision), or no rolling tag at all. Reported,
+ * never "fixed".
+ */
+export function repositoryDrift(system: string, state: RepositoryState): string[] {
+  const rolling = state.tags.find((tag) => tag.name === state.rollingTag);
+  const versions = state.tags.filter((tag) => versionOfTag(system, tag.name) !== undefined);
+  if (rolling === undefined)
+    return versions.length === 0
+      ? []
+      : [`${state.fqrn}: there is no rolling tag ${state.rollingTag}`];
+  if (!versions.some((tag) => tag.rootHash === rolling.rootHash))
+    return [
+      `${state.fqrn}: the rolling tag ${state.rollingTag} points at ${rolling.rootHash}, which no ${system}-<version> tag names (moved by hand?)`,
+    ];
+  return [];
+}

@@ -3,6 +3,7 @@ import type { Channel, Manifest } from '../../src/manifest/schema.js';
 import { versionIdentity, identityDifferences } from '../../src/reconcile/identity.js';
 import {
   computePlan,
+  repositoryDrift,
   type DesiredVersion,
   type RepositoryState,
   type TagState,
@@ -183,5 +184,16 @@ describe('computePlan', () => {
       kind: 'move',
       from: '1.0.0',
     });
+  });
+
+  it('reports a rolling tag moved by hand as drift', () => {
+    const versions = [tag('1.0.0', 'a')];
+    expect(repositoryDrift('cernvm-system', repo('dev.example.org', versions, 'a'))).toEqual([]);
+    expect(repositoryDrift('cernvm-system', repo('dev.example.org', versions, 'f'))[0]).toMatch(
+      /rolling tag HEAD points at f0+, which no cernvm-system-<version> tag names/,
+    );
+    expect(repositoryDrift('cernvm-system', repo('dev.example.org', versions))).toEqual([
+      'dev.example.org: there is no rolling tag HEAD',
+    ]);
   });
 });
