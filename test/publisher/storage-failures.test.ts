@@ -122,55 +122,50 @@ describe.skipIf(!canMount)('a full spool', () => {
   });
 });
 
+/** A pool running `source` (a worker script) instead of the content worker. */
+async function poolWith(
+  source: string,
+  size: number,
+): Promise<{ pool: ContentWorkerPool; file: string }> {
+  const dir = await tmpdir();
+  const file = path.join(dir, 'worker.mjs');
+  writeFileSync(file, source);
+  const pool = new ContentWorkerPool(
+    {
+      target: undefined,
+      algorithm: 'sha1',
+      compression: 'zlib',
+      chunking: undefined,
+      dryRun: true,
+      statePath: path.join(dir, 'none.db'),
+    },
+    size,
+    new URL(`file://${file}`),
+  );
+  return { pool, file };
+}
+
 describe('a content worker that dies', () => {
   it('fails the jobs it had and every later one instead of hanging', async () => {
-    const dir = await tmpdir();
-    const script = path.join(dir, 'dying-worker.mjs');
-    writeFileSync(
-      script,
+    const { pool, file } = await poolWith(
       "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => process.exit(3));\n",
-    );
-    const pool = new ContentWorkerPool(
-      {
-        target: undefined,
-        algorithm: 'sha1',
-        compression: 'zlib',
-        chunking: undefined,
-        dryRun: true,
-        statePath: path.join(dir, 'none.db'),
-      },
       2,
-      new URL(`file://${script}`),
     );
     try {
-      await expect(pool.storeFile(script, 10)).rejects.toThrow(/exited \(status 3\)/);
-      await expect(pool.storeFile(script, 10)).rejects.toThrow(/exited/);
+      await expect(pool.storeFile(file, 10)).rejects.toThrow(/exited \(status 3\)/);
+      await expect(pool.storeFile(file, 10)).rejects.toThrow(/exited/);
     } finally {
       await pool.close();
     }
   });
 
   it('fails the jobs of a worker that throws outside a job', async () => {
-    const dir = await tmpdir();
-    const script = path.join(dir, 'throwing-worker.mjs');
-    writeFileSync(
-      script,
+    const { pool, file } = await poolWith(
       "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => setTimeout(() => { throw new Error('boom'); }));\n",
-    );
-    const pool = new ContentWorkerPool(
-      {
-        target: undefined,
-        algorithm: 'sha1',
-        compression: 'zlib',
-        chunking: undefined,
-        dryRun: true,
-        statePath: path.join(dir, 'none.db'),
-      },
       1,
-      new URL(`file://${script}`),
     );
     try {
-      await expect(pool.storeFile(script, 10)).rejects.toThrow(/boom/);
+      await expect(pool.storeFile(file, 10)).rejects.toThrow(/boom/);
     } finally {
       await pool.close();
     }
