@@ -88,6 +88,11 @@ export async function openVerifiedBase(
             'Clients would refuse a new revision. Renew it with `ucvm keys resign <repo>` (needs the master key).',
         },
       );
+    const left = whitelist.whitelist.expiresAt.getTime() - context.now().getTime();
+    if (check.purpose === 'signing' && left < 7 * 24 * 3600_000)
+      context.logger.warn('the whitelist expires soon; renew it with ucvm keys resign', {
+        expires: whitelist.whitelist.expiresAt.toISOString(),
+      });
     return { repository, history, whitelist };
   } catch (error) {
     repository.close();
