@@ -36,6 +36,16 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
+    // The one place that talks to git (simple-git), and only to git.
+    files: ['src/git/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'execa', message: 'Only src/exec may run processes.' }] },
+      ],
+    },
+  },
+  {
     // The pure core never touches the file system or processes.
     files: coreFolders,
     rules: {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UcvmError, isUcvmError } from '../errors.js';
+import { changedFilesSince } from '../git/index.js';
 import { loadPublicKey } from '../keys/index.js';
 import type { Channel } from '../manifest/schema.js';
 import {
@@ -37,6 +38,8 @@ export interface PlanOptions {
   remote?: boolean;
   /** Only these channels. */
   channels?: readonly Channel[];
+  /** Only channels whose manifest changed since this git revision (all if the pipeline did). */
+  since?: string;
   now?: Date;
 }
 
@@ -113,6 +116,7 @@ export async function planPipeline(options: PlanOptions): Promise<PipelinePlan> 
     'pipeline/pipeline.yaml',
   );
   const drift: string[] = [];
+  const selected = await selectedChannels(options, pipeline);
   const desired = new Map<Channel, DesiredVersion>();
   const actual = new Map<Channel, RepositoryState>();
   for (const channel of pipeline.promotion) {
@@ -120,7 +124,7 @@ export async function planPipeline(options: PlanOptions): Promise<PipelinePlan> 
     const settings = pipeline.repositories.find((repository) => repository.name === name);
     if (settings === undefined) continue;
     actual.set(channel, await readState(settings, options, drift));
-    if (options.channels !== undefined && !options.channels.includes(channel)) continue;
+    if (!selected.has(channel)) continue;
     const version = await desiredVersion(
       await loadChannelManifest(options.root, channel),
       options.root,
@@ -129,4 +133,21 @@ export async function planPipeline(options: PlanOptions): Promise<PipelinePlan> 
     drift.push(...repositoryDrift(version.system, actual.get(channel)!));
   }
   return { plans: computePlan({ promotion: pipeline.promotion, desired, actual }), drift };
+}
+
+/** The channels to plan: `--channel`, narrowed to those `--since` finds changed. */
+async function selectedChannels(
+  options: PlanOptions,
+  pipeline: PipelineConfig,
+): Promise<Set<Channel>> {
+  let channels = new Set(options.channels ?? pipeline.promotion);
+  if (options.since !== undefined) {
+    const changed = new Set(await changedFilesSince(options.root, options.since));
+    const pipelineChanged = [...changed].some((file) => file.startsWith('pipeline/'));
+    if (!pipelineChanged)
+      channels = new Set(
+        [...channels].filter((channel) => changed.has(`manifests/${channel}.yaml`)),
+      );
+  }
+  return channels;
 }

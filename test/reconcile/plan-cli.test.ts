@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -162,5 +163,33 @@ describe('ucvm plan', () => {
     const result = plan(root);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('SIGNATURE_INVALID');
+  });
+
+  it('limits the plan to channels whose manifest changed since a git revision', async () => {
+    const { root, write } = await project({
+      development: '1.2.0',
+      testing: '1.1.0',
+      production: '1.0.0',
+    });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', root, ...args], {
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 't',
+          GIT_AUTHOR_EMAIL: 't@example.invalid',
+          GIT_COMMITTER_NAME: 't',
+          GIT_COMMITTER_EMAIL: 't@example.invalid',
+        },
+      });
+    git('init', '-q', '-b', 'main');
+    writeFileSync(path.join(root, '.gitignore'), 'srv/\nkeys/\nspool/\n');
+    git('add', '.');
+    git('commit', '-q', '-m', 'pipeline');
+    expect(plan(root, '--since', 'main').json!.plans).toEqual([]);
+    write('testing', '1.1.1');
+    expect(plan(root, '--since', 'main').json!.plans.map((p) => p.channel)).toEqual(['testing']);
+    const bad = plan(root, '--since', 'no-such-ref');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('cannot compare with "no-such-ref"');
   });
 });

@@ -18,6 +18,10 @@ export function registerPlanCommand(program: Command): void {
     .option('--root <dir>', 'root of the git repository', '.')
     .option('--channel <name...>', 'only these channels')
     .option(
+      '--since <git-ref>',
+      'only channels whose manifest changed since this revision (e.g. origin/main)',
+    )
+    .option(
       '--remote',
       'read the repositories through their url (default: their storage directory)',
     )
@@ -35,6 +39,7 @@ export function registerPlanCommand(program: Command): void {
       async (options: {
         root: string;
         channel?: string[];
+        since?: string;
         remote?: boolean;
         json?: boolean;
         markdown?: boolean;
@@ -52,6 +57,7 @@ export function registerPlanCommand(program: Command): void {
           root: path.resolve(options.root),
           ...(options.remote === true && { remote: true }),
           ...(channels !== undefined && { channels }),
+          ...(options.since !== undefined && { since: options.since }),
         });
         if (options.markdown === true && options.json !== true)
           process.stdout.write(renderMarkdown(plan));
