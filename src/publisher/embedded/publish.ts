@@ -308,10 +308,27 @@ async function storeContents(
         contents.set(node, known);
       }
     }
-    const stored = await Promise.all(
-      changed.map(async (node) => [node, await content.content(node)] as const),
+    // The first failure stops the workers (the queued jobs then fail at once); every job
+    // settles before it is thrown, so that what the others wrote is known and removed with
+    // the rest when the publish fails.
+    let stopping: Promise<void> | undefined;
+    let firstFailure: { error: unknown } | undefined;
+    const settled = await Promise.allSettled(
+      changed.map(async (node) => {
+        try {
+          return [node, await content.content(node)] as const;
+        } catch (error) {
+          firstFailure ??= { error };
+          stopping ??= content.close();
+          throw error;
+        }
+      }),
     );
-    for (const [node, value] of stored) contents.set(node, value);
+    await stopping;
+    // The failure that came first, not one of the jobs stopped because of it.
+    if (firstFailure !== undefined) throw firstFailure.error;
+    for (const result of settled)
+      if (result.status === 'fulfilled') contents.set(result.value[0], result.value[1]);
     if (!run.dryRun) {
       const lost = await lostContents(run, unchanged, contents);
       if (lost.length > 0) {
