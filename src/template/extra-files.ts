@@ -1,19 +1,9 @@
-import { constants } from 'node:fs';
-import {
-  chmod,
-  lchown,
-  lstat,
-  mkdir,
-  open,
-  realpath,
-  rm,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
 import type { TreeFile } from '../manifest/index.js';
 import { resolveInTree } from '../reproducible/tree-paths.js';
+import { readProjectSource } from './project-source.js';
 
 /** A manifest file with its content read. */
 export interface ExtraFile {
@@ -55,37 +45,6 @@ async function contentOf(
     );
   }
   return readProjectSource(filesRoot, file.source ?? '', `files.${index}.source`);
-}
-
-/**
- * The bytes of a file of the project. It must be a regular file inside the project root once
- * every symlink is resolved (a committed link to the build machine's keys must not carry them
- * into the published tree), and it is read from the descriptor that was checked.
- */
-async function readProjectSource(root: string, source: string, field: string): Promise<Buffer> {
-  const refuse = (why: string): UcvmError =>
-    new UcvmError('MANIFEST_INVALID', `${field} ${JSON.stringify(source)}: ${why}`, {
-      details: `An extra file's source must be a regular file of the repository (${root}), not a link out of it.`,
-      where: { path: field },
-    });
-  const projectRoot = await realpath(root);
-  let real: string;
-  try {
-    real = await realpath(path.join(projectRoot, source));
-  } catch (error) {
-    throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (!real.startsWith(projectRoot + path.sep)) throw refuse('resolves outside the repository');
-  const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => {
-    throw refuse('cannot be opened');
-  });
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw refuse('is not a regular file');
-    return await handle.readFile();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**

@@ -1,6 +1,17 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadExtraFiles } from '../../src/template/extra-files.js';
 import { cleanTree } from '../../src/template/reproducible.js';
 import { isUcvmError } from '../../src/errors.js';
@@ -69,6 +80,27 @@ describe('the template build never touches the build machine through the tree', 
 });
 
 describe('extra files come only from the project', () => {
+  it('refuses a source that is a FIFO without waiting for a writer', async () => {
+    const project = await tmpdir({ 'files/ok': 'fine\n' });
+    const fifo = path.join(project, 'files/pipe');
+    execFileSync('mkfifo', [fifo]);
+    // Should a reader block in open(), a writer lets it go, so the test process can end.
+    onTestFinished(() => {
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting: nothing to release
+      }
+    });
+    const error: unknown = await loadExtraFiles(
+      [{ path: '/etc/motd', source: 'files/pipe', mode: '0644' }],
+      project,
+    ).catch((caught: unknown) => caught);
+    expect(isUcvmError(error, 'MANIFEST_INVALID'), String(error)).toBe(true);
+    expect((error as Error).message).toContain('files.0.source');
+    expect((error as Error).message).toContain('not a regular file');
+  });
+
   it('refuses a source that is a symlink out of the project (a master key, say)', async () => {
     const keys = await tmpdir({ 'x.masterkey': '-----BEGIN PRIVATE KEY-----\nsecret\n' });
     const project = await tmpdir({ 'files/ok': 'fine\n' });
