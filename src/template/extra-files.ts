@@ -1,8 +1,6 @@
-import { chmod, lchown, lstat, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { UcvmError } from '../errors.js';
 import type { TreeFile } from '../manifest/index.js';
-import { resolveInTree } from '../reproducible/tree-paths.js';
+import { lstatInTree, writeFileInTree } from '../reproducible/tree-paths.js';
 import { readProjectSource } from './project-source.js';
 
 /** A manifest file with its content read. */
@@ -58,11 +56,9 @@ export async function addExtraFiles(
   files: readonly ExtraFile[],
   sourceDateEpoch: number,
 ): Promise<void> {
-  const asRoot = process.getuid?.() === 0;
+  const owner = process.getuid?.() === 0 ? { uid: 0, gid: 0 } : undefined;
   for (const file of files) {
-    const target = await resolveInTree(root, file.path);
-    const existing = await lstat(target).catch(() => undefined);
-    if (existing?.isDirectory() === true) {
+    if ((await lstatInTree(root, file.path))?.isDirectory() === true) {
       throw new UcvmError(
         'BUILD_FAILED',
         `${file.path}: a directory is in the way of an extra file`,
@@ -71,12 +67,10 @@ export async function addExtraFiles(
         },
       );
     }
-    if (existing !== undefined) await rm(target);
-    await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
-    await writeFile(target, file.content);
-    // chown before chmod (chown clears setuid bits); chmod after writing, so the umask has no say.
-    if (asRoot) await lchown(target, 0, 0);
-    await chmod(target, file.mode);
-    await utimes(target, sourceDateEpoch, sourceDateEpoch);
+    await writeFileInTree(root, file.path, file.content, {
+      mode: file.mode,
+      mtime: sourceDateEpoch,
+      owner,
+    });
   }
 }

@@ -1,7 +1,11 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
 import { run } from '../exec/index.js';
 import { compareDebianVersions } from '../packages/debian/index.js';
+import { sortedBy } from '../reproducible/ordering.js';
+import { lstatInTree, readDirInTree, readFileInTree } from '../reproducible/tree-paths.js';
 
 export interface InstalledPackage {
   name: string;
@@ -11,21 +15,47 @@ export interface InstalledPackage {
   status: string;
 }
 
+const dpkgDir = '/var/lib/dpkg';
+
+/**
+ * A copy of the tree's dpkg database as far as dpkg-query reads it (status, the update journal,
+ * the architectures), each file read inside the tree: dpkg-query itself would follow a link
+ * such as /var/lib/dpkg/status -> /var/lib/dpkg/status to the build machine's database.
+ */
+async function copyDpkgDatabase(root: string, to: string): Promise<void> {
+  await mkdir(path.join(to, 'updates'), { recursive: true });
+  await writeFile(path.join(to, 'status'), await readFileInTree(root, `${dpkgDir}/status`));
+  if ((await lstatInTree(root, `${dpkgDir}/arch`)) !== undefined)
+    await writeFile(path.join(to, 'arch'), await readFileInTree(root, `${dpkgDir}/arch`));
+  for (const name of await readDirInTree(root, `${dpkgDir}/updates`)) {
+    if (!/^\d+$/.test(name)) continue;
+    const journal = await readFileInTree(root, `${dpkgDir}/updates/${name}`);
+    await writeFile(path.join(to, 'updates', name), journal);
+  }
+}
+
 /** The packages dpkg knows in the tree, read with `dpkg-query --admindir` (nothing runs inside). */
 export async function readInstalledPackages(root: string): Promise<InstalledPackage[]> {
-  const { stdout } = await run('dpkg-query', [
-    `--admindir=${path.join(root, 'var/lib/dpkg')}`,
-    '--show',
-    '--showformat=${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n',
-  ]);
-  return stdout
+  const admindir = await mkdtemp(path.join(os.tmpdir(), 'ucvm-dpkg-'));
+  let stdout: string;
+  try {
+    await copyDpkgDatabase(root, admindir);
+    ({ stdout } = await run('dpkg-query', [
+      `--admindir=${admindir}`,
+      '--show',
+      '--showformat=${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n',
+    ]));
+  } finally {
+    await rm(admindir, { recursive: true, force: true });
+  }
+  const packages = stdout
     .split('\n')
     .filter((line) => line !== '')
     .map((line) => {
       const [name = '', version = '', architecture = '', status = ''] = line.split('\t');
       return { name, version, architecture, status };
-    })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
+  return sortedBy(packages, (p) => p.name);
 }
 
 /**
@@ -52,7 +82,7 @@ export function installedSetProblems(
         `state: ${pkg.name} ${pkg.version} is not fully installed (dpkg status "${pkg.status.trim()}")`,
       );
   }
-  for (const [name, version] of [...expected].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [name, version] of sortedBy(expected, ([expectedName]) => expectedName)) {
     if (!seen.has(name)) problems.push(`missing: ${name} ${version} is pinned but not installed`);
   }
   return problems;

@@ -1,7 +1,13 @@
-import { constants } from 'node:fs';
-import { lstat, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveDirInTree, resolveInTree, walkTree } from '../reproducible/tree-paths.js';
+import {
+  emptyDirInTree,
+  lstatInTree,
+  readDirInTree,
+  removeInTree,
+  resolveDirInTree,
+  walkTree,
+  writeFileInTree,
+} from '../reproducible/tree-paths.js';
 import { packageOwnedPaths } from './tree-files.js';
 
 /**
@@ -37,52 +43,30 @@ export const sourcesListText =
  * /tmp (the booted system mounts fresh ones).
  */
 export async function cleanTree(root: string): Promise<void> {
-  // Every path is resolved inside the tree, as a chroot would: a tree whose /var/log, /run or
-  // /etc is a symlink to an absolute path must not empty or overwrite the build machine's.
+  // Every path is resolved inside the tree (src/reproducible/tree-paths.ts): a tree whose
+  // /var/log, /run or /etc is a symlink to an absolute path must not empty or overwrite the
+  // build machine's.
   const owned = await packageOwnedPaths(root);
   for (const dir of unownedFilesUnder) {
     const hostDir = await resolveDirInTree(root, dir);
     for await (const { path: host, entry } of walkTree(hostDir)) {
       const treePath = `${dir}/${path.relative(hostDir, host)}`;
-      if (!entry.isDirectory() && !owned.has(treePath)) await rm(host, { force: true });
+      if (!entry.isDirectory() && !owned.has(treePath)) await removeInTree(root, treePath);
     }
   }
   for (const file of [...volatileFiles, ...buildMachineFiles]) {
-    if (!owned.has(file)) await rm(await resolveInTree(root, file), { force: true });
+    if (!owned.has(file)) await removeInTree(root, file);
   }
-  const ssh = await resolveDirInTree(root, '/etc/ssh');
-  for (const name of await readdir(ssh).catch(() => [])) {
-    if (/^ssh_host_.*_key(\.pub)?$/.test(name)) await rm(path.join(ssh, name), { force: true });
+  for (const name of await readDirInTree(root, '/etc/ssh')) {
+    if (/^ssh_host_.*_key(\.pub)?$/.test(name)) await removeInTree(root, `/etc/ssh/${name}`);
   }
-  const dbusId = await resolveInTree(root, '/var/lib/dbus/machine-id');
-  if ((await lstat(dbusId).catch(() => undefined))?.isFile() === true) await rm(dbusId);
-  const machineId = await resolveInTree(root, '/etc/machine-id');
-  if ((await lstat(machineId).catch(() => undefined))?.isFile() === true)
-    await writeInTree(machineId, '');
-  for (const dir of ['/dev', '/run', '/tmp']) {
-    const hostDir = await resolveDirInTree(root, dir);
-    for (const name of await readdir(hostDir).catch(() => [])) {
-      await rm(path.join(hostDir, name), { recursive: true, force: true });
-    }
-  }
-  const sourcesList = await resolveInTree(root, '/etc/apt/sources.list');
-  if ((await lstat(sourcesList).catch(() => undefined)) !== undefined) {
-    // A symlink there is replaced by the file, not written through.
-    await rm(sourcesList, { force: true });
-    await writeInTree(sourcesList, sourcesListText);
-  }
-}
-
-/** Writes a file that is not followed if it is a symlink (O_NOFOLLOW), creating or truncating it. */
-async function writeInTree(host: string, text: string): Promise<void> {
-  const handle = await open(
-    host,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
-    0o644,
-  );
-  try {
-    await handle.writeFile(text);
-  } finally {
-    await handle.close();
-  }
+  if ((await lstatInTree(root, '/var/lib/dbus/machine-id'))?.isFile() === true)
+    await removeInTree(root, '/var/lib/dbus/machine-id');
+  const machineId = await lstatInTree(root, '/etc/machine-id');
+  if (machineId?.isFile() === true)
+    await writeFileInTree(root, '/etc/machine-id', '', { mode: machineId.mode & 0o7777 });
+  for (const dir of ['/dev', '/run', '/tmp']) await emptyDirInTree(root, dir);
+  // A symlink there is replaced by the file, not written through.
+  if ((await lstatInTree(root, '/etc/apt/sources.list')) !== undefined)
+    await writeFileInTree(root, '/etc/apt/sources.list', sourcesListText, { mode: 0o644 });
 }

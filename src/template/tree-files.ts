@@ -1,16 +1,17 @@
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { resolveDirInTree } from '../reproducible/tree-paths.js';
+import { readDirInTree, readFileInTree } from '../reproducible/tree-paths.js';
 
-/** Tree paths (`/usr/bin/x`) that some installed package ships, from dpkg's `info/*.list` files. */
+const infoDir = '/var/lib/dpkg/info';
+
+/**
+ * Tree paths (`/usr/bin/x`) that some installed package ships, from dpkg's `info/*.list` files
+ * (regular files of the tree: a link there, which dpkg never writes, is TREE_INVALID).
+ */
 export async function packageOwnedPaths(root: string): Promise<Set<string>> {
-  const info = await resolveDirInTree(root, '/var/lib/dpkg/info');
   const owned = new Set<string>();
-  for (const name of await readdir(info)) {
+  for (const name of await readDirInTree(root, infoDir)) {
     if (!name.endsWith('.list')) continue;
-    for (const line of (await readFile(path.join(info, name), 'utf8')).split('\n')) {
-      if (line !== '') owned.add(line);
-    }
+    const text = (await readFileInTree(root, `${infoDir}/${name}`)).toString('utf8');
+    for (const line of text.split('\n')) if (line !== '') owned.add(line);
   }
   return owned;
 }

@@ -7,12 +7,14 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadExtraFiles } from '../../src/template/extra-files.js';
+import { readInstalledPackages } from '../../src/template/installed-set.js';
 import { cleanTree } from '../../src/template/reproducible.js';
 import { isUcvmError } from '../../src/errors.js';
 import { tmpdir } from '../helpers/tmp.js';
@@ -69,13 +71,50 @@ describe('the template build never touches the build machine through the tree', 
     const root = await tmpdir({ 'var/lib/dpkg/info/base.list': '/.\n' });
     mkdirSync(path.join(root, 'etc/apt'), { recursive: true });
     symlinkSync(path.join(host, 'etc/apt/sources.list'), path.join(root, 'etc/apt/sources.list'));
-    writeFileSync(path.join(root, 'etc/machine-id'), 'abc\n');
+    writeFileSync(path.join(root, 'etc/machine-id'), 'abc\n', { mode: 0o444 });
     await cleanTree(root);
     expect(snapshot(host)).toEqual(before);
     expect(readFileSync(path.join(root, 'etc/apt/sources.list'), 'utf8')).toContain(
       'no apt sources',
     );
     expect(readFileSync(path.join(root, 'etc/machine-id'), 'utf8')).toBe('');
+    expect(statSync(path.join(root, 'etc/machine-id')).mode & 0o777).toBe(0o444);
+  });
+});
+
+describe('the template build reads the tree, never the build machine, through its links', () => {
+  it('refuses a dpkg file list that is a link (here to a host file that would keep resolv.conf)', async () => {
+    const host = await tmpdir({ 'owned.list': '/etc/resolv.conf\n' });
+    const root = await tmpdir({
+      'var/lib/dpkg/info/base.list': '/.\n',
+      'etc/resolv.conf': 'nameserver 10.255.255.53\n',
+    });
+    symlinkSync(path.join(host, 'owned.list'), path.join(root, 'var/lib/dpkg/info/evil.list'));
+    const error: unknown = await cleanTree(root).catch((caught: unknown) => caught);
+    expect(isUcvmError(error, 'TREE_INVALID'), String(error)).toBe(true);
+    expect((error as Error).message).toContain('/var/lib/dpkg/info/evil.list');
+  });
+
+  it("reads the installed packages from the tree's dpkg database when /var/lib/dpkg is an absolute link", async () => {
+    const status = (name: string): string =>
+      `Package: ${name}\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\n` +
+      `Maintainer: nobody <nobody@localhost>\nDescription: ${name}\n\n`;
+    const host = await tmpdir({ 'dpkg/status': status('host-package') });
+    const root = await tmpdir();
+    // What the link names inside the tree, as a chroot sees it: <root><host>/dpkg.
+    mkdirSync(path.join(root, host, 'dpkg'), { recursive: true });
+    writeFileSync(path.join(root, host, 'dpkg/status'), status('tree-package'));
+    mkdirSync(path.join(root, 'var/lib'), { recursive: true });
+    symlinkSync(path.join(host, 'dpkg'), path.join(root, 'var/lib/dpkg'));
+    const installed = await readInstalledPackages(root);
+    expect(installed.map((p) => p.name)).toEqual(['tree-package']);
+    // A status file that links to the build machine's is not read at all.
+    const linked = await tmpdir();
+    mkdirSync(path.join(linked, 'var/lib/dpkg'), { recursive: true });
+    symlinkSync(path.join(host, 'dpkg/status'), path.join(linked, 'var/lib/dpkg/status'));
+    const error: unknown = await readInstalledPackages(linked).catch((caught: unknown) => caught);
+    expect(isUcvmError(error, 'TREE_INVALID'), String(error)).toBe(true);
+    expect((error as Error).message).toContain('/var/lib/dpkg/status');
   });
 });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { addExtraFiles } from '../../src/template/extra-files.js';
 import { clampMtimes } from '../../src/reproducible/mtimes.js';
 import { cleanTree } from '../../src/template/reproducible.js';
-import { resolveInTree } from '../../src/reproducible/tree-paths.js';
+import { resolveDirInTree, resolveInTree } from '../../src/reproducible/tree-paths.js';
 import { isUcvmError } from '../../src/errors.js';
 import { tmpdir } from '../helpers/tmp.js';
 
@@ -20,6 +20,16 @@ describe('resolveInTree', () => {
     expect(await resolveInTree(root, '/opt/sub/b')).toBe(path.join(root, 'srv/data/sub/b'));
     // ".." never climbs above the tree root.
     expect(await resolveInTree(root, '/lib/up/etc/c')).toBe(path.join(root, 'etc/c'));
+  });
+
+  it('refuses a path whose last component is . or .. (it would name the root or climb above it)', async () => {
+    const root = await tmpdir({ 'etc/x': '' });
+    for (const treePath of ['/etc/..', '/..', '/etc/.', '/']) {
+      const error: unknown = await resolveInTree(root, treePath).catch((caught: unknown) => caught);
+      expect(isUcvmError(error, 'TREE_INVALID'), `${treePath}: ${String(error)}`).toBe(true);
+    }
+    expect(await resolveDirInTree(root, '/etc/..')).toBe(root);
+    expect(await resolveDirInTree(root, '/..')).toBe(root);
   });
 });
 
