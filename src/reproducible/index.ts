@@ -5,4 +5,16 @@ export {
   parseSourceDateEpoch,
   sourceDateEpochOfPackages,
 } from './source-date-epoch.js';
-export { resolveDirInTree, resolveInTree, walkTree } from './tree-paths.js';
+export { compareNames, sortedBy } from './ordering.js';
+export {
+  emptyDirInTree,
+  lstatInTree,
+  readDirInTree,
+  readFileInTree,
+  removeInTree,
+  resolveDirInTree,
+  resolveInTree,
+  walkTree,
+  writeFileInTree,
+} from './tree-paths.js';
+export type { WriteInTreeOptions } from './tree-paths.js';

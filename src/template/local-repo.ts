@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmod, constants, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ControlParagraph, formatControl } from '../packages/debian/index.js';
+import { sortedBy } from '../reproducible/ordering.js';
 
 /** One verified package file for the private repository. */
 export interface LocalPackage {
@@ -78,7 +79,7 @@ export async function writeLocalRepo(
   await mkdir(indexDir, { recursive: true });
   // Readable by everyone: in unshare mode apt reads the repository as another uid.
   await chmod(dir, 0o755);
-  const sorted = [...packages].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = sortedBy(packages, (pkg) => pkg.name);
   for (const pkg of sorted) {
     const target = path.join(pool, debFileName(pkg));
     if (path.resolve(pkg.debPath) === target) continue;

@@ -4,6 +4,7 @@ import { UcvmError } from '../errors.js';
 import { run } from '../exec/index.js';
 import type { Manifest } from '../manifest/index.js';
 import { ControlParagraph, formatControl, isValidDebianVersion } from '../packages/debian/index.js';
+import { sortedBy } from '../reproducible/ordering.js';
 
 /** The generated package that pins the whole OS (μCernVM's `cernvm-system` RPM, as a .deb). */
 export interface MetaPackage {
@@ -57,7 +58,7 @@ export function installedMarkerContent(system: Manifest['system']): string {
 /** The control paragraph: one `Depends` entry `name (= version)` per pinned package, sorted. */
 export function metaPackageControl(manifest: Manifest): ControlParagraph {
   const { system } = manifest;
-  const pins = Object.entries(manifest.packages).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const pins = sortedBy(Object.entries(manifest.packages), ([name]) => name);
   const summary = system.description?.trim() ?? `CernVM system ${system.version}`;
   return new ControlParagraph([
     ['Package', system.name],
