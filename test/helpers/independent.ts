@@ -189,3 +189,15 @@ export function stockZlibProblems(storage: string): string[] {
   }
   return problems;
 }
+
+/** The zlib Python was built with and runs with, e.g. `1.2.13 1.2.13` (a fork adds a suffix). */
+export function pythonZlibVersions(): { built: string; runtime: string } {
+  const [built, runtime] = execFileSync('python3', [
+    '-c',
+    'import zlib; print(zlib.ZLIB_VERSION, zlib.ZLIB_RUNTIME_VERSION)',
+  ])
+    .toString()
+    .trim()
+    .split(' ');
+  return { built: built!, runtime: runtime! };
+}
