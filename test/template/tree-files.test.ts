@@ -120,17 +120,21 @@ describe('cleanTree and clampMtimes', () => {
   });
 
   it('sets newer mtimes and those written since the start to SOURCE_DATE_EPOCH, symlinks included', async () => {
-    const root = await tmpdir({ 'old/file': 'x', 'new/file': 'y' });
+    const root = await tmpdir({ 'old/file': 'x', 'new/file': 'y', 'new/during': 'z' });
     await symlink('file', path.join(root, 'new/link'));
+    // Fixed times, not the clock: the build started 500 s before SOURCE_DATE_EPOCH; one file
+    // is older than the start (kept), one was written after it but dated before the epoch.
+    const startedAt = (epoch - 500) * 1000;
     const before = epoch - 1000;
     await utimes(path.join(root, 'old/file'), before, before);
-    const changed = await clampMtimes(root, epoch, Date.now() - 60_000);
+    await utimes(path.join(root, 'new/during'), epoch - 100, epoch - 100);
+    const changed = await clampMtimes(root, epoch, startedAt);
     const mtime = async (relative: string) =>
       (await lstat(path.join(root, relative))).mtimeMs / 1000;
     expect(await mtime('old/file')).toBe(before);
-    for (const entry of ['', 'old', 'new', 'new/file', 'new/link'])
+    for (const entry of ['', 'old', 'new', 'new/file', 'new/during', 'new/link'])
       expect(await mtime(entry)).toBe(epoch);
     expect(await readlink(path.join(root, 'new/link'))).toBe('file');
-    expect(changed).toBe(5);
+    expect(changed).toBe(6);
   });
 });
