@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { UcvmError } from '../errors.js';
+import { mountsUnder } from '../reproducible/safe-remove.js';
 import {
   emptyDirInTree,
   lstatInTree,
@@ -45,7 +47,13 @@ export const sourcesListText =
 export async function cleanTree(root: string): Promise<void> {
   // Every path is resolved inside the tree (src/reproducible/tree-paths.ts): a tree whose
   // /var/log, /run or /etc is a symlink to an absolute path must not empty or overwrite the
-  // build machine's.
+  // build machine's. Nor may a file system still mounted inside (removal crosses into it).
+  const mounts = await mountsUnder(root);
+  if (mounts.length > 0) {
+    throw new UcvmError('BUILD_FAILED', `${root} has file systems mounted inside; not cleaned`, {
+      details: `${mounts.join('\n')}\nThe installer left them mounted: unmount them (umount --recursive) and build again.`,
+    });
+  }
   const owned = await packageOwnedPaths(root);
   for (const dir of unownedFilesUnder) {
     const hostDir = await resolveDirInTree(root, dir);

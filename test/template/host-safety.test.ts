@@ -16,7 +16,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadExtraFiles } from '../../src/template/extra-files.js';
 import { readInstalledPackages } from '../../src/template/installed-set.js';
 import { cleanTree } from '../../src/template/reproducible.js';
-import { isUcvmError } from '../../src/errors.js';
+import { isUcvmError, type UcvmError } from '../../src/errors.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 /**
@@ -79,6 +79,23 @@ describe('the template build never touches the build machine through the tree', 
     );
     expect(readFileSync(path.join(root, 'etc/machine-id'), 'utf8')).toBe('');
     expect(statSync(path.join(root, 'etc/machine-id')).mode & 0o777).toBe(0o444);
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)('the template build and mounts inside the tree', () => {
+  it('refuses to clean a tree with a host directory still mounted inside (a bind-mounted /run)', async () => {
+    const host = await decoyHost();
+    const before = snapshot(host);
+    const root = await tmpdir({ 'var/lib/dpkg/info/base.list': '/.\n' });
+    mkdirSync(path.join(root, 'run'));
+    execFileSync('mount', ['--bind', path.join(host, 'run'), path.join(root, 'run')]);
+    onTestFinished(() => {
+      execFileSync('umount', ['-l', path.join(root, 'run')]);
+    });
+    const error: unknown = await cleanTree(root).catch((caught: unknown) => caught);
+    expect(isUcvmError(error, 'BUILD_FAILED'), String(error)).toBe(true);
+    expect((error as UcvmError).details).toContain(path.join(root, 'run'));
+    expect(snapshot(host)).toEqual(before);
   });
 });
 
