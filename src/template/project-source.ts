@@ -30,7 +30,9 @@ export async function readProjectSource(
     throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (!inside(real)) throw refuse('resolves outside the repository');
-  const checked = await lstat(real);
+  const checked = await lstat(real).catch((error: unknown) => {
+    throw refuse(`cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  });
   if (!checked.isFile()) throw refuse('is not a regular file');
   const handle = await open(
     real,
