@@ -4,17 +4,18 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { readFile, realpath } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { lstat, realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { run } from '../exec/index.js';
 import { UcvmError } from '../errors.js';
-import { checkKeyDirectory, checkPrivateKeyFile, writeKeyFile } from './files.js';
+import { checkKeyDirectory, readPrivateKeyFile, readPublicKeyFile, writeKeyFile } from './files.js';
 import { keyPaths, type KeyPaths } from './paths.js';
 
 export { defaultKeysDir, keyPaths, type KeyPaths } from './paths.js';
 
+/** Anything at the name counts, a dangling link too: --force is what replaces it. */
 async function exists(path: string): Promise<boolean> {
-  return readFile(path).then(
+  return lstat(path).then(
     () => true,
     () => false,
   );
@@ -37,6 +38,7 @@ export async function createKeys(
   options: { force?: boolean } = {},
 ): Promise<KeyPaths> {
   const paths = keyPaths(dir, fqrn);
+  await checkKeyDirectory(paths.dir, true);
   if (options.force !== true) {
     for (const path of [paths.masterKey, paths.certificateKey, paths.certificate]) {
       if (await exists(path)) {
@@ -47,7 +49,6 @@ export async function createKeys(
       }
     }
   }
-  await checkKeyDirectory(paths.dir, true);
   const master = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const certificateKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
   await writeKeyFile(
@@ -86,22 +87,6 @@ export async function createKeys(
   return paths;
 }
 
-async function readKeyFile(path: string, role: string, secret: boolean): Promise<string> {
-  if (secret) {
-    await checkKeyDirectory(dirname(path), false);
-    await checkPrivateKeyFile(path);
-  }
-  try {
-    return await readFile(path, 'utf8');
-  } catch {
-    throw new UcvmError('KEY_MISSING', `the ${role} is missing: ${path}`, {
-      details:
-        'Create keys with `ucvm keys init <repo>`, or point --keys (or UCVM_KEYS_DIR) at the directory that holds them.',
-      where: { path },
-    });
-  }
-}
-
 /** Parses a key, or fails naming the file and never its content. */
 function parseKey<T>(path: string, role: string, parse: () => T): T {
   try {
@@ -110,7 +95,6 @@ function parseKey<T>(path: string, role: string, parse: () => T): T {
     throw new UcvmError('KEY_INVALID', `the ${role} ${path} is not a valid PEM key`, {
       details:
         'The file is corrupt or of another kind. Restore it, or create new keys with `ucvm keys init --force`.',
-      where: { path },
     });
   }
 }
@@ -121,8 +105,8 @@ export interface SigningKeys {
 }
 
 export async function loadSigningKeys(paths: KeyPaths): Promise<SigningKeys> {
-  const certificatePem = await readKeyFile(paths.certificate, 'repository certificate', false);
-  const pem = await readKeyFile(paths.certificateKey, 'repository key', true);
+  const certificatePem = await readPublicKeyFile(paths.certificate, 'repository certificate');
+  const pem = await readPrivateKeyFile(paths.certificateKey, 'repository key');
   const certificateKey = parseKey(paths.certificateKey, 'repository key', () =>
     createPrivateKey(pem),
   );
@@ -130,12 +114,12 @@ export async function loadSigningKeys(paths: KeyPaths): Promise<SigningKeys> {
 }
 
 export async function loadMasterKey(paths: KeyPaths): Promise<KeyObject> {
-  const pem = await readKeyFile(paths.masterKey, 'master key', true);
+  const pem = await readPrivateKeyFile(paths.masterKey, 'master key');
   return parseKey(paths.masterKey, 'master key', () => createPrivateKey(pem));
 }
 
 export async function loadPublicKey(path: string): Promise<KeyObject> {
-  const pem = await readKeyFile(path, 'master public key', false);
+  const pem = await readPublicKeyFile(path, 'master public key');
   return parseKey(path, 'master public key', () => createPublicKey(pem));
 }
 
@@ -156,16 +140,20 @@ async function realAncestor(path: string): Promise<string> {
  * key directory equal to, or below, the storage directory (both resolved).
  */
 export async function checkKeysOutsideStorage(keysDir: string, storage: string): Promise<void> {
-  const keys = await realAncestor(keysDir);
-  const served = await realAncestor(storage);
-  if (keys === served || keys.startsWith(served + sep))
-    throw new UcvmError(
-      'KEY_LOCATION',
-      `the key directory ${keysDir} is inside the storage ${storage}`,
-      {
-        details:
-          'Anything in the storage can be served to the world, the master key with it. Keep keys elsewhere (--keys, UCVM_KEYS_DIR or ~/.ucvm/keys).',
-        where: { path: keysDir },
-      },
-    );
+  // As named and as resolved: a link inside the storage that leads out is still served by a
+  // server that follows links, and a link to the storage from outside leads into it.
+  const served = [resolve(storage), await realAncestor(storage)];
+  const keys = [resolve(keysDir), await realAncestor(keysDir)];
+  for (const root of served)
+    for (const dir of keys) {
+      const way = relative(root, dir);
+      if (way === '..' || way.startsWith(`..${sep}`) || isAbsolute(way)) continue;
+      throw new UcvmError(
+        'KEY_LOCATION',
+        `the key directory ${keysDir} is inside the storage ${storage}`,
+        {
+          details: `${dir} is inside ${root}. Anything in the storage can be served to the world, the master key with it. Keep keys elsewhere (--keys, UCVM_KEYS_DIR or ~/.ucvm/keys).`,
+        },
+      );
+    }
 }
