@@ -1,5 +1,6 @@
 import type { Tag } from '../cvmfs/history.js';
 import type { Progress } from '../log.js';
+import type { Repository } from '../reader/repository.js';
 
 export type PublisherKind = 'embedded';
 
@@ -27,6 +28,11 @@ export interface PublishRequest {
   tag?: string;
   /** Free text stored as the tag's description. */
   description?: string;
+  /**
+   * Rolling tags (recorded at init, e.g. HEAD) to point at the new revision as well, in the
+   * same signed commit: clients never see the snapshot published without them.
+   */
+  rollingTags?: readonly string[];
   /** Compute everything, write nothing. */
   dryRun?: boolean;
 }
@@ -72,6 +78,42 @@ export interface TagResult {
   unchanged: boolean;
 }
 
+export interface ImportRequest {
+  /** The repository to copy from, opened (and its signatures verified) by the caller. */
+  source: Repository;
+  /** The snapshot's root catalog in the source. */
+  rootHash: string;
+  /** The named tag it gets in this repository (immutable, as a published one). */
+  tag: string;
+  description?: string;
+  /** Rolling tags to point at it in the same signed commit. */
+  rollingTags?: readonly string[];
+  /** Walk and count what would be copied, write nothing. */
+  dryRun?: boolean;
+}
+
+export interface ImportStats {
+  catalogs: number;
+  catalogsCopied: number;
+  /** Content objects the snapshot names (whole files and chunks). */
+  objects: number;
+  objectsCopied: number;
+  /** Stored (compressed) bytes transferred, catalogs included. */
+  bytesCopied: number;
+  seconds: number;
+}
+
+export interface ImportResult {
+  fqrn: string;
+  revision: number;
+  rootHash: string;
+  tag: string;
+  /** The tag (and rolling tags) held this snapshot already: nothing was signed. */
+  unchanged: boolean;
+  dryRun: boolean;
+  stats: ImportStats;
+}
+
 /**
  * A writer of one CernVM-FS repository. The embedded backend writes a directory itself;
  * a `cvmfs_server` backend or an object store can implement the same contract.
@@ -86,6 +128,11 @@ export interface Publisher {
   publish(request: PublishRequest, progress?: Progress): Promise<PublishResult>;
   /** Points a tag at an existing root catalog without writing any catalog (promotion, rollback). */
   tag(request: TagRequest): Promise<TagResult>;
+  /**
+   * Copies a snapshot of another repository in (promotion): only the objects this one lacks,
+   * each checked against its hash; the root catalog is reused unchanged.
+   */
+  importSnapshot(request: ImportRequest, progress?: Progress): Promise<ImportResult>;
   /** Removes a tag (never `trunk` or `trunk-previous`). */
   removeTag(name: string): Promise<void>;
 }

@@ -216,36 +216,46 @@ export class Repository {
    * slack) or by READ_LIMITS.catalogBytes.
    */
   async catalog(hashHex: string, declaredSize?: number): Promise<CatalogFile> {
-    let catalog = this.catalogCache.get(hashHex);
-    if (catalog === undefined) {
-      if (declaredSize !== undefined) this.declare(hashHex, declaredSize);
-      const bytes = await this.inflatedObject(
-        hashHex,
-        'C',
-        declaredCatalogLimit(this.declaredSizes.get(hashHex)),
+    const cached = this.catalogCache.get(hashHex);
+    if (cached !== undefined) return cached;
+    return (await this.storedCatalog(hashHex, declaredSize)).catalog;
+  }
+
+  /**
+   * A catalog with the stored bytes it came from (a copy into another repository stores those
+   * bytes as they are, so the catalog keeps its hash). Always read from the source.
+   */
+  async storedCatalog(
+    hashHex: string,
+    declaredSize?: number,
+  ): Promise<{ catalog: CatalogFile; stored: Buffer }> {
+    if (declaredSize !== undefined) this.declare(hashHex, declaredSize);
+    const limit = declaredCatalogLimit(this.declaredSizes.get(hashHex));
+    const stored = await this.object(hashHex, 'C', limit);
+    const bytes = inflateBounded(stored, limit, `object ${objectPath(hashHex, 'C')}`);
+    let catalog: CatalogFile;
+    try {
+      catalog = new CatalogFile(bytes);
+    } catch (error) {
+      throw new UcvmError(
+        'REPO_CORRUPT',
+        `catalog ${hashHex} is not a catalog database: ${(error as Error).message}`,
+        { cause: error },
       );
-      try {
-        catalog = new CatalogFile(bytes);
-      } catch (error) {
+    }
+    for (const ref of catalog.nested()) {
+      if (!isHashHex(ref.hashHex)) {
+        catalog.close();
         throw new UcvmError(
           'REPO_CORRUPT',
-          `catalog ${hashHex} is not a catalog database: ${(error as Error).message}`,
-          { cause: error },
+          `catalog ${hashHex} names nested catalog ${ref.path} by ${JSON.stringify(ref.hashHex)}, not a hash`,
         );
       }
-      for (const ref of catalog.nested()) {
-        if (!isHashHex(ref.hashHex)) {
-          catalog.close();
-          throw new UcvmError(
-            'REPO_CORRUPT',
-            `catalog ${hashHex} names nested catalog ${ref.path} by ${JSON.stringify(ref.hashHex)}, not a hash`,
-          );
-        }
-        this.declare(ref.hashHex, ref.size);
-      }
-      this.catalogCache.set(hashHex, catalog);
+      this.declare(ref.hashHex, ref.size);
     }
-    return catalog;
+    this.catalogCache.get(hashHex)?.close();
+    this.catalogCache.set(hashHex, catalog);
+    return { catalog, stored };
   }
 
   /** Drops a catalog from the in-memory cache (walks over many catalogs call this to bound memory). */

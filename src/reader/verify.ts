@@ -59,10 +59,12 @@ export async function verifyRepository(
       `tag trunk (${trunk.hashHex}) is not the manifest's root catalog (${manifest.rootCatalog})`,
     );
 
-  const roots = new Map<string, number | undefined>([
-    [manifest.rootCatalog, manifest.revision],
-    ...tags.map((tag): [string, number] => [tag.hashHex, tag.revision]),
-  ]);
+  // A tag's revision is its root catalog's own. The manifest's may be higher: a promoted
+  // snapshot keeps its catalogs (and their revision) while the revision count goes on.
+  const roots = new Map<string, number | undefined>(
+    tags.map((tag): [string, number] => [tag.hashHex, tag.revision]),
+  );
+  if (!roots.has(manifest.rootCatalog)) roots.set(manifest.rootCatalog, undefined);
   const objects = new Set<string>();
   const seen = new Set<string>();
   const declaredSizes = new Map<string, number>(tags.map((tag) => [tag.hashHex, tag.size]));
@@ -86,6 +88,10 @@ export async function verifyRepository(
           problems.push(`${where}: root_prefix is ${JSON.stringify(catalog.mountpoint)}`);
         if (mountpoint === '' && revision !== undefined && catalog.revision !== revision)
           problems.push(`${where}: revision ${catalog.revision}, tagged as ${revision}`);
+        if (hashHex === manifest.rootCatalog && catalog.revision > manifest.revision)
+          problems.push(
+            `${where}: revision ${catalog.revision} is above the manifest's ${manifest.revision} (clients following the newest revision would not update)`,
+          );
         const rows = catalog.rowStats();
         const root = pathHash(mountpoint);
         if (rows.firstRowPath[0] !== root.high || rows.firstRowPath[1] !== root.low)

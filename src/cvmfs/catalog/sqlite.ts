@@ -329,6 +329,37 @@ export class CatalogFile {
     return result;
   }
 
+  /**
+   * Every object this catalog references with the size it inflates to (whole files and chunks),
+   * so that a copy can bound what it fetches for each.
+   */
+  contentObjects(): Array<{ hashHex: string; suffix: '' | 'P'; size: number }> {
+    const files = this.db
+      .prepare('SELECT hash, flags, size FROM catalog WHERE hash IS NOT NULL')
+      .all() as Array<{ hash: Buffer; flags: number; size: number | bigint }>;
+    const chunks = this.db
+      .prepare(
+        'SELECT c.hash AS hash, f.flags AS flags, c.size AS size FROM chunks c JOIN catalog f ON f.md5path_1 = c.md5path_1 AND f.md5path_2 = c.md5path_2',
+      )
+      .all() as Array<{ hash: Buffer; flags: number; size: number | bigint }>;
+    const object =
+      (suffix: '' | 'P') => (row: { hash: Buffer; flags: number; size: number | bigint }) => ({
+        hashHex: hashToHex({ algorithm: flagsHashAlgorithm(row.flags), digest: row.hash }),
+        suffix,
+        size: Number(row.size),
+      });
+    return [...files.map(object('')), ...chunks.map(object('P'))];
+  }
+
+  /** The path of an entry whose content is `hashHex` (whole or a chunk), for messages. */
+  pathOfContent(hashHex: string): string | undefined {
+    return this.entries().find(
+      (entry) =>
+        (entry.hash !== undefined && hashToHex(entry.hash) === hashHex) ||
+        entry.chunks?.some((chunk) => hashToHex(chunk.hash) === hashHex) === true,
+    )?.path;
+  }
+
   /** Row count and highest rowid (dense rowids starting with the root entry are expected). */
   rowStats(): { count: number; maxRowid: number; firstRowPath: bigint[] } {
     const stats = this.db.prepare('SELECT count(*) AS n, max(rowid) AS m FROM catalog').get() as {

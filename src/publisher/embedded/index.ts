@@ -1,6 +1,8 @@
 import { TRUNK } from '../../cvmfs/history.js';
 import type { Progress } from '../../log.js';
 import type {
+  ImportRequest,
+  ImportResult,
   Publisher,
   PublisherCapabilities,
   PublishRequest,
@@ -13,6 +15,7 @@ import { initRepository, moveTag, removeTag, resignWhitelist, type InitOptions }
 import { openVerifiedBase } from './base.js';
 import { createContext, type EmbeddedContext, type EmbeddedOptions } from './context.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
+import { importSnapshot } from './import.js';
 import { publishTree } from './publish.js';
 
 export type { EmbeddedOptions } from './context.js';
@@ -70,6 +73,10 @@ export class EmbeddedPublisher implements Publisher {
 
   publish(request: PublishRequest, progress?: Progress): Promise<PublishResult> {
     return publishTree(this.context, request, progress);
+  }
+
+  importSnapshot(request: ImportRequest, progress?: Progress): Promise<ImportResult> {
+    return importSnapshot(this.context, request, progress);
   }
 
   tag(request: TagRequest): Promise<TagResult> {

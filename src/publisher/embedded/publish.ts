@@ -59,6 +59,7 @@ export async function publishTree(
   progress: Progress = silentProgress,
 ): Promise<PublishResult> {
   if (request.tag !== undefined) checkTagName(request.tag);
+  for (const tag of request.rollingTags ?? []) checkTagName(tag);
   const treeRoot = resolve(request.tree);
   return withLock(context, 'publish', async () => {
     const started = Date.now();
@@ -92,6 +93,7 @@ export async function publishTree(
         written: [],
         started,
       };
+      checkRollingTags(base, request.rollingTags ?? [], context.fqrn);
       bindSpool(run);
       const result = await publishRun(run, progress, () => {
         committed = true;
@@ -416,6 +418,8 @@ async function signRevision(
   };
   history.put({ ...tagged, name: TRUNK, description: 'current HEAD' });
   history.put({ ...tagged, name: tagName, description: run.request.description ?? '' });
+  for (const rolling of run.request.rollingTags ?? [])
+    history.put({ ...tagged, name: rolling, description: run.request.description ?? '' });
   if (previousManifest.history !== undefined)
     history.setProperty('previous_revision', previousManifest.history);
   const historyHash = await putHistory(context, history, run.written);
@@ -437,6 +441,16 @@ async function signRevision(
     },
     keys,
   );
+}
+
+/** Only tags recorded as rolling at init may follow a publish. */
+export function checkRollingTags(base: VerifiedBase, tags: readonly string[], fqrn: string): void {
+  const rolling = rollingTagsOf(base.history);
+  const fixed = tags.filter((tag) => !rolling.includes(tag));
+  if (fixed.length > 0)
+    throw new UcvmError('TAG_IMMUTABLE', `${fixed.join(', ')} is not a rolling tag of ${fqrn}`, {
+      details: `Only the rolling tags recorded at init (${rolling.join(', ') || 'none'}) move with a publish.`,
+    });
 }
 
 /** Removes the objects a failed publish wrote: nothing can reference them, and they fill the disk. */
