@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerBuildCommand } from './build.js';
 import { registerKeysCommands } from './keys.js';
 import { registerLockCommand } from './lock.js';
+import { registerOutdatedCommand } from './outdated.js';
 import { registerPlanCommand } from './plan.js';
 import { registerRepoCommands } from './repo.js';
 import { registerValidateCommand } from './validate.js';
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerLockCommand(program);
   registerBuildCommand(program);
   registerPlanCommand(program);
+  registerOutdatedCommand(program);
 }
