@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { Channel } from '../../manifest/schema.js';
 import { UcvmError } from '../../errors.js';
+import { appendSummary, setOutputs } from '../../actions/index.js';
 import { planPipeline } from '../../reconcile/load.js';
 import { hasChanges, hasRefusals, renderMarkdown, renderText } from '../../reconcile/render.js';
 import { emit } from '../output.js';
@@ -33,7 +34,7 @@ export function registerPlanCommand(program: Command): void {
     )
     .addHelpText(
       'after',
-      `\nExit status: 0 nothing to do (or anything with --detailed-exitcode off), ${PLAN_CHANGES_EXIT} changes pending (with --detailed-exitcode), 2 a manifest asks for something refused (e.g. VERSION_CONFLICT), 1 a repository could not be read.\n\nExamples:\n  $ ucvm plan\n  $ ucvm plan --remote --markdown > plan.md`,
+      `\nExit status: 0 nothing to do (or anything with --detailed-exitcode off), ${PLAN_CHANGES_EXIT} changes pending (with --detailed-exitcode), 2 a manifest asks for something refused (e.g. VERSION_CONFLICT), 1 a repository could not be read.\n\nUnder GitHub Actions (GITHUB_ACTIONS=true) the plan is also appended to the job summary as Markdown, and the step outputs changes and refusals (true/false) are set.\n\nExamples:\n  $ ucvm plan\n  $ ucvm plan --remote --markdown > plan.md`,
     )
     .action(
       async (options: {
@@ -62,6 +63,9 @@ export function registerPlanCommand(program: Command): void {
         if (options.markdown === true && options.json !== true)
           process.stdout.write(renderMarkdown(plan));
         else emit(options.json === true, plan, () => renderText(plan));
+        // Under GitHub Actions: the plan as the job summary, and outputs for later steps.
+        await appendSummary(renderMarkdown(plan));
+        setOutputs({ changes: hasChanges(plan), refusals: hasRefusals(plan) });
         if (hasRefusals(plan)) process.exitCode = 2;
         else if (options.detailedExitcode === true && hasChanges(plan))
           process.exitCode = PLAN_CHANGES_EXIT;

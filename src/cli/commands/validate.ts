@@ -2,8 +2,10 @@ import { readdir } from 'node:fs/promises';
 import { readProjectText } from '../../project/read-text.js';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { formatGithubAnnotation, formatIssue, hasErrors } from '../../manifest/index.js';
+import { annotate, underActions } from '../../actions/index.js';
+import { formatIssue, hasErrors } from '../../manifest/index.js';
 import type { Issue } from '../../manifest/index.js';
+import type { Annotation } from '../../actions/index.js';
 import { validateProject } from '../../pipeline/index.js';
 import type { ProjectFile } from '../../pipeline/index.js';
 import { emit } from '../output.js';
@@ -85,9 +87,9 @@ function render(issues: readonly Issue[], fileCount: number, json: boolean): voi
   emit(json, { ok: errors === 0, files: fileCount, errors, warnings, issues }, () =>
     issues.map(formatIssue).join('\n'),
   );
-  if (!json && process.env.GITHUB_ACTIONS === 'true') {
-    process.stdout.write(issues.map((issue) => `${formatGithubAnnotation(issue)}\n`).join(''));
-  }
+  // Under GitHub Actions each issue also becomes one annotation on its line (not with --json,
+  // whose stdout is data).
+  if (!json && underActions()) for (const issue of issues) annotate(annotationOf(issue));
   const files = `${fileCount} ${fileCount === 1 ? 'file' : 'files'}`;
   if (!json) {
     process.stderr.write(
@@ -96,6 +98,17 @@ function render(issues: readonly Issue[], fileCount: number, json: boolean): voi
         : `${plural(errors, 'error')}, ${plural(warnings, 'warning')} in ${files}\n`,
     );
   }
+}
+
+function annotationOf(issue: Issue): Annotation {
+  return {
+    severity: issue.severity,
+    message: issue.message,
+    file: issue.file,
+    line: issue.line,
+    column: issue.column,
+    title: issue.path === '' ? 'ucvm validate' : issue.path,
+  };
 }
 
 function plural(count: number, word: string): string {
