@@ -118,6 +118,10 @@ export const Hotfix = z
       .array(NonEmptyText)
       .optional()
       .meta({ description: 'Security advisories fixed, e.g. DSA-5555-1 or CVE-2024-1234.' }),
+    upgrades: z.array(DebianPackageName).optional().meta({
+      description:
+        'The packages the hotfix upgraded (ucvm hotfix writes it); plan reminds the channels before production to carry them forward.',
+    }),
   })
   .meta({
     description:

@@ -8,7 +8,7 @@ function error(path: FieldIssue['path'], message: string): FieldIssue {
 
 /** Cross-field rules of the pipeline file (run once the schema accepted it). */
 export function checkPipelineRules(config: PipelineConfig): FieldIssue[] {
-  return [...checkRepositories(config), ...checkChannels(config), ...checkPromotion(config)];
+  return [...checkRepositories(config), ...checkChannels(config), ...checkPromotion(config), ...checkGates(config)];
 }
 
 function checkRepositories(config: PipelineConfig): FieldIssue[] {
@@ -64,4 +64,10 @@ function checkPromotion(config: PipelineConfig): FieldIssue[] {
     seen.add(channel);
   });
   return issues;
+}
+
+function checkGates(config: PipelineConfig): FieldIssue[] {
+  const first = config.promotion[0];
+  if (first === undefined || config.gates?.[first] === undefined) return [];
+  return [error(['gates', first], `${first} is where versions are born: nothing is promoted into it, so it has no gate`)];
 }

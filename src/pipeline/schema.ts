@@ -85,6 +85,32 @@ export const ImageSettings = z
   .meta({ description: 'Boot image settings (still loosely specified).' });
 export type ImageSettings = z.infer<typeof ImageSettings>;
 
+/** A span of time: a number and a unit, `s`, `m`, `h`, `d` or `w` (e.g. `36h`, `7d`). */
+export const Duration = z
+  .string()
+  .regex(/^[1-9][0-9]{0,5}[smhdw]$/, { error: 'expected a duration such as 30m, 36h or 7d' })
+  .meta({ examples: ['24h', '7d'] });
+
+/** A check a version must have passed in the channel before; `verify` is run by reconcile itself. */
+export const CheckName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, { error: 'expected a check name such as verify or boot' })
+  .meta({ examples: ['verify', 'boot'] });
+
+export const Gate = z
+  .strictObject({
+    soak: Duration.optional().meta({
+      description:
+        'Minimum time the version must have spent in the channel before, from its publication or promotion there.',
+    }),
+    checks: z.array(CheckName).default([]).meta({
+      description:
+        'Checks that must have passed for the version in the channel before (recorded in that repository, signed).',
+    }),
+  })
+  .meta({ description: 'What a version must show before it is promoted into this channel.' });
+export type Gate = z.infer<typeof Gate>;
+
 export const PipelineConfig = z
   .strictObject({
     repositories: z.array(RepositorySettings).min(1),
@@ -101,6 +127,10 @@ export const PipelineConfig = z
       .min(1)
       .optional()
       .meta({ description: "Package sources; without it, the machine's apt sources." }),
+    gates: z
+      .partialRecord(Channel, Gate)
+      .optional()
+      .meta({ description: 'Promotion gates, by target channel.' }),
     pool: LocalPath.meta({ description: 'Directory that keeps every .deb used by a published version.' }),
     image: ImageSettings.optional(),
   })

@@ -114,6 +114,15 @@ export interface ImportResult {
   stats: ImportStats;
 }
 
+export interface CheckRequest {
+  /** The tag checked; the result is bound to the root catalog it holds now. */
+  tag: string;
+  /** e.g. `verify`, `boot`. */
+  name: string;
+  passed: boolean;
+  details?: string;
+}
+
 /**
  * A writer of one CernVM-FS repository. The embedded backend writes a directory itself;
  * a `cvmfs_server` backend or an object store can implement the same contract.
@@ -133,6 +142,8 @@ export interface Publisher {
    * each checked against its hash; the root catalog is reused unchanged.
    */
   importSnapshot(request: ImportRequest, progress?: Progress): Promise<ImportResult>;
+  /** Records a check's result for a tag in the signed tag database (promotion gates read it). */
+  recordCheck(request: CheckRequest): Promise<void>;
   /** Removes a tag (never `trunk` or `trunk-previous`). */
   removeTag(name: string): Promise<void>;
 }

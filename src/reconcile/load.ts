@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UcvmError, isUcvmError } from '../errors.js';
-import { changedFilesSince } from '../git/index.js';
+import { changedFilesSince, fileAtCommit } from '../git/index.js';
 import { loadPublicKey } from '../keys/index.js';
 import type { Channel } from '../manifest/schema.js';
 import {
@@ -10,14 +10,20 @@ import {
   type RepositorySettings,
 } from '../pipeline/index.js';
 import { readProjectText } from '../project/read-text.js';
+import { diffManifests, validateManifestText } from '../manifest/index.js';
+import type { Manifest } from '../manifest/schema.js';
+import { compareDebianVersions } from '../packages/debian/version.js';
+import { diffSnapshots } from '../reader/diff.js';
 import { openVerifiedRepository } from '../reader/open.js';
-import { openSource } from '../reader/source.js';
+import type { Repository } from '../reader/repository.js';
+import { isUrl, openSource } from '../reader/source.js';
 import { loadChannelManifest } from '../template/channel.js';
 import { repositoryState } from './actual.js';
 import { desiredVersion } from './desired.js';
 import {
   computePlan,
   repositoryDrift,
+  snapshotTag,
   type ChannelPlan,
   type DesiredVersion,
   type RepositoryState,
@@ -29,6 +35,8 @@ export interface PipelinePlan {
   plans: ChannelPlan[];
   /** Things that are not as they should be but that plan never "fixes" (e.g. expiring whitelists). */
   drift: string[];
+  /** Reminders that need no action from reconcile (e.g. forward-port a hotfix). */
+  warnings: string[];
 }
 
 export interface PlanOptions {
@@ -41,6 +49,8 @@ export interface PlanOptions {
   /** Only channels whose manifest changed since this git revision (all if the pipeline did). */
   since?: string;
   now?: Date;
+  /** Compute package and file diffs for channels with an action (default true). */
+  details?: boolean;
 }
 
 /** The directory a `keys:` reference names (`env:VAR` or a path relative to the project). */
@@ -61,7 +71,7 @@ export function keysDirectory(settings: RepositorySettings, root: string): strin
   return path.resolve(root, settings.keys);
 }
 
-function location(settings: RepositorySettings, root: string, remote: boolean): string {
+export function location(settings: RepositorySettings, root: string, remote: boolean): string {
   if (!remote && settings.storage !== undefined) return path.resolve(root, settings.storage);
   if (settings.url !== undefined) return settings.url;
   if (settings.storage !== undefined) return path.resolve(root, settings.storage);
@@ -71,19 +81,30 @@ function location(settings: RepositorySettings, root: string, remote: boolean): 
   );
 }
 
+/** A channel's repository, opened read-only and verified with its master public key only. */
+export interface OpenedRepository {
+  settings: RepositorySettings;
+  repository: Repository | undefined;
+  state: RepositoryState;
+}
+
 /**
- * Reads a repository's verified state with its master public key only (no private key, no
- * write access: safe for a pull request from a fork). A repository not created yet has no tags.
+ * Opens a repository with its master public key only (no private key, no write access: safe
+ * for a pull request from a fork). A repository not created yet has no tags.
  */
-async function readState(
+export async function openChannelRepository(
   settings: RepositorySettings,
-  options: PlanOptions,
+  options: { root: string; remote?: boolean; now?: Date },
   drift: string[],
-): Promise<RepositoryState> {
+): Promise<OpenedRepository> {
   const where = location(settings, options.root, options.remote === true);
+  const empty: OpenedRepository = {
+    settings,
+    repository: undefined,
+    state: { fqrn: settings.name, rollingTag: settings.rollingTag, tags: [] },
+  };
+  if (!isUrl(where) && !existsSync(path.join(where, '.cvmfspublished'))) return empty;
   const publicKey = path.join(keysDirectory(settings, options.root), `${settings.name}.pub`);
-  if (!where.startsWith('http') && !existsSync(path.join(where, '.cvmfspublished')))
-    return { fqrn: settings.name, rollingTag: settings.rollingTag, tags: [] };
   const repository = await openVerifiedRepository(openSource(where), {
     masterKeys: [await loadPublicKey(publicKey)],
     fqrn: settings.name,
@@ -92,8 +113,7 @@ async function readState(
     if (isUcvmError(error, 'REPO_NOT_FOUND')) return undefined;
     throw error;
   });
-  if (repository === undefined)
-    return { fqrn: settings.name, rollingTag: settings.rollingTag, tags: [] };
+  if (repository === undefined) return empty;
   try {
     const now = options.now ?? new Date();
     const { whitelist } = await repository.whitelist();
@@ -102,37 +122,154 @@ async function readState(
       drift.push(
         `${settings.name}: the whitelist ${left <= 0 ? 'expired' : 'expires'} on ${whitelist.expiresAt.toISOString()}; renew it with \`ucvm keys resign\``,
       );
-    return await repositoryState(repository, settings.rollingTag);
-  } finally {
+    return {
+      settings,
+      repository,
+      state: await repositoryState(repository, settings.rollingTag),
+    };
+  } catch (error) {
     repository.close();
+    throw error;
   }
+}
+
+export async function loadPipeline(root: string): Promise<PipelineConfig> {
+  const file = path.join(root, 'pipeline', 'pipeline.yaml');
+  return loadPipelineText(
+    await readProjectText(file, { code: 'PIPELINE_INVALID' }),
+    'pipeline/pipeline.yaml',
+  );
+}
+
+export function channelSettings(
+  pipeline: PipelineConfig,
+  channel: Channel,
+): RepositorySettings | undefined {
+  const name = pipeline.channels[channel];
+  return pipeline.repositories.find((repository) => repository.name === name);
 }
 
 /** The plan of the whole pipeline: desired state from the manifests, actual from the repositories. */
 export async function planPipeline(options: PlanOptions): Promise<PipelinePlan> {
-  const file = path.join(options.root, 'pipeline', 'pipeline.yaml');
-  const pipeline: PipelineConfig = loadPipelineText(
-    await readProjectText(file, { code: 'PIPELINE_INVALID' }),
-    'pipeline/pipeline.yaml',
-  );
+  const pipeline = await loadPipeline(options.root);
   const drift: string[] = [];
   const selected = await selectedChannels(options, pipeline);
   const desired = new Map<Channel, DesiredVersion>();
-  const actual = new Map<Channel, RepositoryState>();
-  for (const channel of pipeline.promotion) {
-    const name = pipeline.channels[channel];
-    const settings = pipeline.repositories.find((repository) => repository.name === name);
-    if (settings === undefined) continue;
-    actual.set(channel, await readState(settings, options, drift));
-    if (!selected.has(channel)) continue;
-    const version = await desiredVersion(
-      await loadChannelManifest(options.root, channel),
-      options.root,
-    );
-    desired.set(channel, version);
-    drift.push(...repositoryDrift(version.system, actual.get(channel)!));
+  const manifests = new Map<Channel, Manifest>();
+  const opened = new Map<Channel, OpenedRepository>();
+  try {
+    for (const channel of pipeline.promotion) {
+      const settings = channelSettings(pipeline, channel);
+      if (settings === undefined) continue;
+      opened.set(channel, await openChannelRepository(settings, options, drift));
+      if (!selected.has(channel)) continue;
+      const manifest = await loadChannelManifest(options.root, channel);
+      manifests.set(channel, manifest);
+      const version = await desiredVersion(manifest, options.root);
+      desired.set(channel, version);
+      drift.push(...repositoryDrift(version.system, opened.get(channel)!.state));
+    }
+    const actual = new Map([...opened].map(([channel, { state }]) => [channel, state]));
+    const plans = computePlan({
+      promotion: pipeline.promotion,
+      desired,
+      actual,
+      ...(pipeline.gates !== undefined && { gates: pipeline.gates }),
+      ...(options.now !== undefined && { now: options.now }),
+    });
+    if (options.details !== false)
+      for (const plan of plans) await describeChanges(plan, options.root, manifests, opened);
+    const warnings = forwardPortReminders(pipeline.promotion, manifests, actual);
+    return { plans, drift, warnings };
+  } finally {
+    for (const { repository } of opened.values()) repository?.close();
   }
-  return { plans: computePlan({ promotion: pipeline.promotion, desired, actual }), drift };
+}
+
+/** The package diff against what the channel runs now, and the file summary where both snapshots exist. */
+async function describeChanges(
+  plan: ChannelPlan,
+  root: string,
+  manifests: ReadonlyMap<Channel, Manifest>,
+  opened: ReadonlyMap<Channel, OpenedRepository>,
+): Promise<void> {
+  if (plan.action.kind === 'none') return;
+  const target = opened.get(plan.channel);
+  const desired = manifests.get(plan.channel);
+  if (target === undefined || desired === undefined || plan.currentVersion === undefined) return;
+  const currentTag = target.state.tags.find(
+    (tag) => tag.name === snapshotTag(desired.system.name, plan.currentVersion!),
+  );
+  const provenance = currentTag?.provenance;
+  const text =
+    provenance?.commit === undefined || provenance.manifest === undefined
+      ? undefined
+      : await fileAtCommit(root, provenance.commit, provenance.manifest);
+  const running =
+    text === undefined ? undefined : validateManifestText(text, provenance!.manifest!).manifest;
+  plan.changes = {};
+  if (running !== undefined) plan.changes.packages = diffManifests(running, desired);
+  else
+    plan.changes.packagesUnavailable =
+      provenance?.commit === undefined
+        ? `${plan.currentVersion} records no git commit`
+        : `commit ${provenance.commit} is not in this clone (fetch the full history)`;
+  const rolling = target.state.tags.find((tag) => tag.name === target.state.rollingTag);
+  const { action } = plan;
+  const other =
+    action.kind === 'promote'
+      ? { repository: opened.get(action.from)?.repository, rootHash: action.rootHash }
+      : action.kind === 'move' || action.kind === 'rollback'
+        ? { repository: target.repository, rootHash: action.rootHash }
+        : undefined;
+  if (
+    rolling === undefined ||
+    target.repository === undefined ||
+    other?.repository === undefined ||
+    other.rootHash === undefined
+  )
+    return;
+  const diff = await diffSnapshots(
+    await target.repository.snapshot(rolling.rootHash),
+    await other.repository.snapshot(other.rootHash),
+  );
+  plan.changes.files = diff.summary;
+}
+
+/**
+ * For each hotfix production carries (its tags' provenance), the channels before it that pin
+ * an older version of a package the hotfix upgraded, or none: they must carry it forward.
+ */
+export function forwardPortReminders(
+  promotion: readonly Channel[],
+  manifests: ReadonlyMap<Channel, Manifest>,
+  actual: ReadonlyMap<Channel, RepositoryState>,
+): string[] {
+  const last = promotion[promotion.length - 1];
+  const production = last === undefined ? undefined : actual.get(last);
+  if (production === undefined) return [];
+  const reminders: string[] = [];
+  for (const tag of production.tags) {
+    const hotfix = tag.provenance?.hotfix;
+    if (hotfix === undefined) continue;
+    for (const channel of promotion.slice(0, -1)) {
+      const manifest = manifests.get(channel);
+      if (manifest === undefined) continue;
+      const behind = Object.entries(hotfix.upgrades).filter(([name, version]) => {
+        const pinned = manifest.packages[name];
+        return pinned === undefined || compareDebianVersions(pinned, version) < 0;
+      });
+      if (behind.length > 0)
+        reminders.push(
+          `${channel} does not carry hotfix ${tag.name} of ${last} forward: ${behind
+            .map(
+              ([name, version]) => `${name} ${manifest.packages[name] ?? '(absent)'} < ${version}`,
+            )
+            .join(', ')} (\`ucvm lock ${channel} --upgrade\`, then publish a new version)`,
+        );
+    }
+  }
+  return reminders;
 }
 
 /** The channels to plan: `--channel`, narrowed to those `--since` finds changed. */

@@ -1,6 +1,12 @@
 import semver from 'semver';
+import { passedChecks, type CheckRecords } from '../checks/record.js';
+import type { ManifestDiff } from '../manifest/diff.js';
 import type { Channel } from '../manifest/schema.js';
+import type { SnapshotDiff } from '../reader/diff.js';
+import type { Gate } from '../pipeline/schema.js';
+import { durationSeconds } from './duration.js';
 import { identityDifferences, type IdentityField, type VersionIdentity } from './identity.js';
+import type { Provenance } from './provenance.js';
 
 /** One tag of a repository as plan sees it (read, verified, from its history). */
 export interface TagState {
@@ -10,6 +16,10 @@ export interface TagState {
   timestamp: number;
   /** The identity recorded with the tag, if it carries ucvm provenance. */
   identity: VersionIdentity | undefined;
+  /** Where it came from, if it carries ucvm provenance. */
+  provenance?: Provenance;
+  /** Unix seconds it arrived in this repository (published or promoted), if it differs from `timestamp`. */
+  arrivedAt?: number;
 }
 
 /** The actual state of one channel's repository. */
@@ -17,6 +27,8 @@ export interface RepositoryState {
   fqrn: string;
   rollingTag: string;
   tags: readonly TagState[];
+  /** Check results recorded in the repository, by tag. */
+  checks?: CheckRecords;
 }
 
 /** The desired state of one channel, from its manifest in git. */
@@ -32,19 +44,23 @@ export interface DesiredVersion {
 export type Action =
   | { kind: 'none' }
   | { kind: 'publish' }
-  | { kind: 'promote'; from: Channel; fromRepository: string; rootHash: string }
+  /** `rootHash` is `undefined` when the source gets the version earlier in this same run. */
+  | { kind: 'promote'; from: Channel; fromRepository: string; rootHash: string | undefined }
   | { kind: 'rollback'; rootHash: string; from: string | undefined }
   /** The tag exists (a promotion or publish was cut short): only the rolling tag must move. */
   | { kind: 'move'; rootHash: string; from: string | undefined };
 
 export type RefusalCode =
-  'VERSION_CONFLICT' | 'VERSION_UNKNOWN' | 'HOTFIX_REQUIRED' | 'HOTFIX_INVALID';
+  'VERSION_CONFLICT' | 'VERSION_UNKNOWN' | 'HOTFIX_REQUIRED' | 'HOTFIX_INVALID' | 'GATE_NOT_MET';
 
 export interface Refusal {
   code: RefusalCode;
   message: string;
   /** For VERSION_CONFLICT: the identity fields that differ. */
   fields?: IdentityField[];
+  /** For GATE_NOT_MET: when the soak time is over (ISO 8601), and the checks still missing. */
+  until?: string;
+  missingChecks?: string[];
 }
 
 export interface ChannelPlan {
@@ -56,6 +72,17 @@ export interface ChannelPlan {
   currentVersion: string | undefined;
   action: Action;
   refusals: Refusal[];
+  /** What the action changes, where it can be told (filled in by planPipeline). */
+  changes?: ChannelChanges;
+}
+
+export interface ChannelChanges {
+  /** Against the manifest of the version the channel runs now. */
+  packages?: ManifestDiff;
+  /** Why there is no package diff. */
+  packagesUnavailable?: string;
+  /** The file-level summary between the snapshot running now and the one the action brings. */
+  files?: SnapshotDiff['summary'];
 }
 
 export interface PlanInput {
@@ -63,6 +90,9 @@ export interface PlanInput {
   promotion: readonly Channel[];
   desired: ReadonlyMap<Channel, DesiredVersion>;
   actual: ReadonlyMap<Channel, RepositoryState>;
+  /** Promotion gates by target channel. */
+  gates?: Partial<Record<Channel, Gate>>;
+  now?: Date;
 }
 
 export function snapshotTag(system: string, version: string): string {
@@ -90,71 +120,140 @@ function currentVersion(system: string, state: RepositoryState): string | undefi
 
 /**
  * The plan: for each channel, the one action that makes its repository match its manifest.
- * Pure: a value computed from the desired versions and the repositories' states.
+ * Pure: a value computed from the desired versions and the repositories' states. Channels are
+ * planned in promotion order, each seeing what the ones before it will hold after this run
+ * (a version published in development can be promoted on in the same run, gates permitting).
  */
 export function computePlan(input: PlanInput): ChannelPlan[] {
+  const actual = new Map(input.actual);
+  const now = Math.floor((input.now ?? new Date()).getTime() / 1000);
   return input.promotion.flatMap((channel, index) => {
     const desired = input.desired.get(channel);
-    const actual = input.actual.get(channel);
-    if (desired === undefined || actual === undefined) return [];
-    const tag = snapshotTag(desired.system, desired.version);
-    const refusals = conflicts(input, desired, tag);
-    const current = currentVersion(desired.system, actual);
-    const plan: ChannelPlan = {
-      channel,
-      repository: actual.fqrn,
-      tag,
-      version: desired.version,
-      currentVersion: current,
-      action: { kind: 'none' },
-      refusals,
-    };
-    const present = actual.tags.find((candidate) => candidate.name === tag);
-    const rolling = actual.tags.find((candidate) => candidate.name === actual.rollingTag);
-    if (present !== undefined) {
-      if (rolling?.rootHash !== present.rootHash) {
-        const lower = current !== undefined && semver.lt(desired.version, current);
-        plan.action = {
-          kind: lower ? 'rollback' : 'move',
-          rootHash: present.rootHash,
-          from: current,
-        };
-      }
-      return [plan];
-    }
-    if (current !== undefined && semver.lt(desired.version, current)) {
-      refusals.push({
-        code: 'VERSION_UNKNOWN',
-        message: `${actual.fqrn} has no tag ${tag}: a rollback goes only to a version the repository holds (it runs ${current})`,
-      });
-      return [plan];
-    }
-    const previous = index > 0 ? input.promotion[index - 1] : undefined;
-    const source = previous === undefined ? undefined : input.actual.get(previous);
-    const inSource = source?.tags.find((candidate) => candidate.name === tag);
-    if (previous !== undefined && source !== undefined && inSource !== undefined) {
-      plan.action = {
-        kind: 'promote',
-        from: previous,
-        fromRepository: source.fqrn,
-        rootHash: inSource.rootHash,
-      };
-      return [plan];
-    }
-    // The first channel is where versions are born; a repository that holds no version of the
-    // system yet is being seeded (a new pipeline), so its first version is published there too.
+    const state = actual.get(channel);
+    if (desired === undefined || state === undefined) return [];
+    const plan = planChannel({ ...input, actual }, index, desired, state, now);
     if (
-      index === 0 ||
-      !actual.tags.some((candidate) => versionOfTag(desired.system, candidate.name))
-    ) {
-      plan.action = { kind: 'publish' };
-      return [plan];
-    }
-    const problem = hotfixProblem(input, index, desired, current);
-    if (problem !== undefined) refusals.push(problem);
-    else plan.action = { kind: 'publish' };
+      plan.refusals.length === 0 &&
+      (plan.action.kind === 'publish' || plan.action.kind === 'promote')
+    )
+      actual.set(channel, {
+        ...state,
+        tags: [
+          ...state.tags,
+          { name: plan.tag, rootHash: PENDING, timestamp: now, identity: desired.identity },
+        ],
+      });
     return [plan];
   });
+}
+
+/** The root hash of a snapshot this run is still to make. */
+const PENDING = '';
+
+function planChannel(
+  input: PlanInput,
+  index: number,
+  desired: DesiredVersion,
+  actual: RepositoryState,
+  now: number,
+): ChannelPlan {
+  const channel = desired.channel;
+  const tag = snapshotTag(desired.system, desired.version);
+  const refusals = conflicts(input, desired, tag);
+  const current = currentVersion(desired.system, actual);
+  const plan: ChannelPlan = {
+    channel,
+    repository: actual.fqrn,
+    tag,
+    version: desired.version,
+    currentVersion: current,
+    action: { kind: 'none' },
+    refusals,
+  };
+  const present = actual.tags.find((candidate) => candidate.name === tag);
+  const rolling = actual.tags.find((candidate) => candidate.name === actual.rollingTag);
+  if (present !== undefined) {
+    if (rolling?.rootHash !== present.rootHash) {
+      const lower = current !== undefined && semver.lt(desired.version, current);
+      plan.action = {
+        kind: lower ? 'rollback' : 'move',
+        rootHash: present.rootHash,
+        from: current,
+      };
+    }
+    return plan;
+  }
+  if (current !== undefined && semver.lt(desired.version, current)) {
+    refusals.push({
+      code: 'VERSION_UNKNOWN',
+      message: `${actual.fqrn} has no tag ${tag}: a rollback goes only to a version the repository holds (it runs ${current})`,
+    });
+    return plan;
+  }
+  const previous = index > 0 ? input.promotion[index - 1] : undefined;
+  const source = previous === undefined ? undefined : input.actual.get(previous);
+  const inSource = source?.tags.find((candidate) => candidate.name === tag);
+  if (previous !== undefined && source !== undefined && inSource !== undefined) {
+    plan.action = {
+      kind: 'promote',
+      from: previous,
+      fromRepository: source.fqrn,
+      rootHash: inSource.rootHash === PENDING ? undefined : inSource.rootHash,
+    };
+    const gate = input.gates?.[channel];
+    if (gate !== undefined) {
+      const problem = gateProblem(gate, previous, source, inSource, now);
+      if (problem !== undefined) refusals.push(problem);
+    }
+    return plan;
+  }
+  // The first channel is where versions are born; a repository that holds no version of the
+  // system yet is being seeded (a new pipeline), so its first version is published there too.
+  if (
+    index === 0 ||
+    !actual.tags.some((candidate) => versionOfTag(desired.system, candidate.name))
+  ) {
+    plan.action = { kind: 'publish' };
+    return plan;
+  }
+  const problem = hotfixProblem(input, index, desired, current);
+  if (problem !== undefined) refusals.push(problem);
+  else plan.action = { kind: 'publish' };
+  return plan;
+}
+
+/** What a promotion into a channel still lacks: soak time in the channel before, and checks. */
+function gateProblem(
+  gate: Gate,
+  previous: Channel,
+  source: RepositoryState,
+  tag: TagState,
+  now: number,
+): Refusal | undefined {
+  const problems: string[] = [];
+  const refusal: Refusal = { code: 'GATE_NOT_MET', message: '' };
+  if (gate.soak !== undefined) {
+    const arrived = tag.arrivedAt ?? tag.timestamp;
+    const until = arrived + durationSeconds(gate.soak);
+    if (until > now) {
+      refusal.until = new Date(until * 1000).toISOString();
+      problems.push(
+        `it must soak ${gate.soak} in ${previous} (there since ${new Date(arrived * 1000).toISOString()}): not before ${refusal.until}`,
+      );
+    }
+  }
+  const passed =
+    tag.rootHash === PENDING
+      ? new Set<string>()
+      : passedChecks(source.checks ?? {}, tag.name, tag.rootHash);
+  const missing = gate.checks.filter((check) => !passed.has(check));
+  if (missing.length > 0) {
+    refusal.missingChecks = missing;
+    problems.push(`checks not passed in ${previous} (${source.fqrn}): ${missing.join(', ')}`);
+  }
+  if (problems.length === 0) return undefined;
+  refusal.message = `${tag.name} cannot enter yet: ${problems.join('; ')}`;
+  return refusal;
 }
 
 /** The same version with another identity anywhere in the pipeline. */

@@ -24,11 +24,23 @@ export const Provenance = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{7,64}$/)
     .optional(),
+  /** The manifest it was built or promoted from, as a path in the repository at `commit`. */
+  manifest: z
+    .string()
+    .regex(/^manifests\/[a-z]+\.yaml$/)
+    .optional(),
   actor: z.string().max(100).optional(),
   run: z.string().max(300).optional(),
   at: z.string().max(40),
   /** For a promotion: the repository and tag it was copied from. */
   from: z.strictObject({ repository: z.string().max(100), tag: z.string().max(255) }).optional(),
+  /** For a hotfix: why, and the packages it upgraded (name → version), for forward-port reminders. */
+  hotfix: z
+    .strictObject({
+      reason: z.string().max(300),
+      upgrades: z.record(z.string().max(100), z.string().max(100)),
+    })
+    .optional(),
 });
 export type Provenance = z.infer<typeof Provenance>;
 

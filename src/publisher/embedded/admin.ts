@@ -9,7 +9,8 @@ import { HistoryDatabase, TRUNK } from '../../cvmfs/history.js';
 import { signWhitelist } from '../../cvmfs/whitelist.js';
 import { UcvmError } from '../../errors.js';
 import { createKeys, loadMasterKey, loadSigningKeys, type SigningKeys } from '../../keys/index.js';
-import type { TagRequest, TagResult } from '../publisher.js';
+import { CHECKS_PROPERTY, decodeChecks, encodeChecks, withCheck } from '../../checks/record.js';
+import type { CheckRequest, TagRequest, TagResult } from '../publisher.js';
 import { openVerifiedBase, type VerifiedBase } from './base.js';
 import {
   commitManifest,
@@ -227,6 +228,37 @@ export async function moveTag(context: EmbeddedContext, request: TagRequest): Pr
       };
     } finally {
       repository.close();
+    }
+  });
+}
+
+export async function recordCheck(context: EmbeddedContext, request: CheckRequest): Promise<void> {
+  await withLock(context, 'check', async () => {
+    const keys = await loadSigningKeys(context.keys);
+    const base = await openVerifiedBase(context, {
+      purpose: 'signing',
+      certificatePem: keys.certificatePem,
+    });
+    try {
+      const tag = base.history.get(request.tag);
+      if (tag === undefined)
+        throw new UcvmError('TAG_NOT_FOUND', `no tag ${request.tag} in ${context.fqrn}`);
+      const records = withCheck(
+        decodeChecks(base.history.property(CHECKS_PROPERTY)),
+        request.tag,
+        request.name,
+        {
+          passed: request.passed,
+          at: context.now().toISOString(),
+          root: tag.hashHex,
+          ...(request.details !== undefined && { details: request.details.slice(0, 500) }),
+        },
+        new Set(base.history.tags().map((existing) => existing.name)),
+      );
+      base.history.setProperty(CHECKS_PROPERTY, encodeChecks(records));
+      await resignWithHistory(context, base, keys);
+    } finally {
+      base.repository.close();
     }
   });
 }

@@ -1,6 +1,7 @@
 import { TRUNK } from '../../cvmfs/history.js';
 import type { Progress } from '../../log.js';
 import type {
+  CheckRequest,
   ImportRequest,
   ImportResult,
   Publisher,
@@ -11,7 +12,14 @@ import type {
   TagRequest,
   TagResult,
 } from '../publisher.js';
-import { initRepository, moveTag, removeTag, resignWhitelist, type InitOptions } from './admin.js';
+import {
+  initRepository,
+  moveTag,
+  recordCheck,
+  removeTag,
+  resignWhitelist,
+  type InitOptions,
+} from './admin.js';
 import { openVerifiedBase } from './base.js';
 import { createContext, type EmbeddedContext, type EmbeddedOptions } from './context.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
@@ -81,6 +89,10 @@ export class EmbeddedPublisher implements Publisher {
 
   tag(request: TagRequest): Promise<TagResult> {
     return moveTag(this.context, request);
+  }
+
+  recordCheck(request: CheckRequest): Promise<void> {
+    return recordCheck(this.context, request);
   }
 
   removeTag(name: string): Promise<void> {
