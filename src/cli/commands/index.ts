@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerBuildCommand } from './build.js';
+import { registerHistoryCommand } from './history.js';
 import { registerKeysCommands } from './keys.js';
 import { registerLockCommand } from './lock.js';
 import { registerOutdatedCommand } from './outdated.js';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerBuildCommand(program);
   registerPlanCommand(program);
   registerOutdatedCommand(program);
+  registerHistoryCommand(program);
 }
