@@ -383,3 +383,90 @@ describe.skipIf(!hasCommand('jq'))('outdated.yml: the issue texts (needs jq)', (
     expect(runner.outputs()).toEqual({ channel: 'production', security: '0', whitelist: '0' });
   });
 });
+
+describe.skipIf(!hasCommand('jq'))(
+  'promote.yml: the promotion commit from the bundle (needs jq)',
+  () => {
+    const workflow = readWorkflow('promote.yml');
+    const bundleLine = stepNamed(workflow.jobs.branch!, 'Promote on a branch')
+      .run!.split('\n')
+      .find((line) => line.includes('git bundle create'))!
+      .trim();
+    const check = stepNamed(workflow.jobs['pull-request']!, 'The promotion commit');
+
+    /** A repository at the dispatched commit, and a promotion commit on a branch (job 1). */
+    async function promotion(files: Record<string, string>, commits = 1) {
+      const runner = await runnerFor();
+      const ws = runner.GITHUB_WORKSPACE;
+      const git = (...args: string[]) =>
+        execFileSync('git', ['-C', ws, ...args], {
+          encoding: 'utf8',
+          env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: 't',
+            GIT_AUTHOR_EMAIL: 't@example.invalid',
+            GIT_COMMITTER_NAME: 't',
+            GIT_COMMITTER_EMAIL: 't@example.invalid',
+          },
+        }).trim();
+      git('init', '-q', '-b', 'main');
+      mkdirSync(path.join(ws, 'manifests'));
+      writeFileSync(path.join(ws, 'manifests', 'production.yaml'), 'version: 1.0.0\n');
+      writeFileSync(path.join(ws, 'manifests', 'testing.yaml'), 'version: 1.1.0\n');
+      git('add', '.');
+      git('commit', '-q', '-m', 'base');
+      const base = git('rev-parse', 'HEAD');
+      const branch = 'ucvm/promote-production-1.1.0';
+      git('switch', '-q', '-c', branch);
+      for (let i = 0; i < commits; i++) {
+        for (const [file, text] of Object.entries(files))
+          writeFileSync(path.join(ws, file), `${text}${i}\n`);
+        git('commit', '-q', '-am', `Promote ${i}`);
+      }
+      const commit = git('rev-parse', 'HEAD');
+      const out = path.join(runner.RUNNER_TEMP, 'ucvm-promote');
+      mkdirSync(out);
+      writeFileSync(
+        path.join(out, 'promote.json'),
+        JSON.stringify({ branch, commit, title: 't', body: 'b' }),
+      );
+      // Job 1's bundle, with its own command line; then job 2 has only the dispatched commit.
+      execFileSync('bash', ['-c', bundleLine], {
+        cwd: ws,
+        env: { ...process.env, out, branch, GITHUB_SHA: base },
+      });
+      git('switch', '-q', '--detach', base);
+      git('branch', '-q', '-D', branch);
+      git('gc', '-q', '--prune=now');
+      const result = runStep(
+        check,
+        runner,
+        { TO: 'production' },
+        { GITHUB_SHA: base, TO: 'production' },
+      );
+      return { result, runner, branch, commit };
+    }
+
+    it('takes the one commit that changes the target manifest', async () => {
+      const { result, runner, branch, commit } = await promotion({
+        'manifests/production.yaml': 'version: 1.1.0\n# ',
+      });
+      expect(result.status, result.stdout + result.stderr).toBe(0);
+      expect(runner.outputs()).toEqual({ branch, commit });
+    });
+
+    it('refuses a commit that changes more than the target manifest, or more than one commit', async () => {
+      const more = await promotion({
+        'manifests/production.yaml': 'version: 1.1.0\n# ',
+        'manifests/testing.yaml': 'version: 9.9.9\n# ',
+      });
+      expect(more.result.status).toBe(1);
+      expect(more.result.stdout).toContain(
+        'the promotion changes manifests/production.yaml manifests/testing.yaml, not only manifests/production.yaml',
+      );
+      const two = await promotion({ 'manifests/production.yaml': 'version: 1.1.0\n# ' }, 2);
+      expect(two.result.status).toBe(1);
+      expect(two.result.stdout).toContain('the promotion commit is not on');
+    });
+  },
+);

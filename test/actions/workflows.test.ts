@@ -6,7 +6,6 @@ import {
   grantedPermissions,
   readWorkflow,
   stepNamed,
-  type Job,
   type Workflow,
 } from './workflow-file.js';
 import { WORKFLOWS, workflowFiles } from './workflow-schema.js';
@@ -178,7 +177,6 @@ describe('reconcile.yml', () => {
 
 describe('promote.yml', () => {
   const workflow = readWorkflow('promote.yml');
-  const job: Job = workflow.jobs.promote!;
 
   it('is dispatched with from, to and an optional version', () => {
     const dispatch = workflow.on.workflow_dispatch as {
@@ -189,13 +187,20 @@ describe('promote.yml', () => {
     expect(dispatch.inputs.version!.required).toBe(false);
   });
 
-  it('opens the pull request with the bot token, not GITHUB_TOKEN', () => {
-    const pr = stepNamed(job, 'Push the branch and open the pull request');
-    expect(pr.env?.GH_TOKEN).toBe('${{ secrets.UCVM_BOT_TOKEN }}');
-    expect(pr.run).toContain('gh pr create');
-    expect(stepNamed(job, 'Promote on a branch').run).toContain(
+  it('commits on the pipeline machine, and opens the pull request elsewhere with the bot token', () => {
+    const branch = workflow.jobs.branch!;
+    const pr = workflow.jobs['pull-request']!;
+    expect(branch['runs-on']).toEqual(['self-hosted', 'ucvm']);
+    expect(stepNamed(branch, 'Promote on a branch').run).toContain(
       'args=(promote "$FROM" "$TO" --json)',
     );
+    expect(JSON.stringify(branch)).not.toContain('secrets.');
+    expect(pr.needs).toBe('branch');
+    const open = stepNamed(pr, 'Push the branch and open the pull request');
+    expect(open.env?.GH_TOKEN).toBe('${{ secrets.UCVM_BOT_TOKEN }}');
+    expect(open.run).toContain('gh pr create');
+    expect(JSON.stringify(pr)).not.toContain('secrets.GITHUB_TOKEN');
+    expect(JSON.stringify(pr)).not.toContain('github.token');
     expect(workflow.permissions).toEqual({ contents: 'read' });
   });
 });
