@@ -42,7 +42,12 @@ export type ErrorCode =
   | 'LIMIT_EXCEEDED'
   | 'KEY_PERMISSIONS'
   | 'KEY_INVALID'
-  | 'KEY_LOCATION';
+  | 'KEY_LOCATION'
+  | 'VERSION_CONFLICT'
+  | 'VERSION_UNKNOWN'
+  | 'HOTFIX_REQUIRED'
+  | 'HOTFIX_INVALID'
+  | 'GATE_NOT_MET';
 
 /** Codes that mean "the input was wrong" rather than "something failed": exit status 2. */
 const inputCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -54,6 +59,11 @@ const inputCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TAG_RESERVED',
   'TREE_INVALID',
   'KEY_LOCATION',
+  'VERSION_CONFLICT',
+  'VERSION_UNKNOWN',
+  'HOTFIX_REQUIRED',
+  'HOTFIX_INVALID',
+  'GATE_NOT_MET',
 ]);
 
 export interface UcvmErrorOptions {

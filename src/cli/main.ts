@@ -10,6 +10,9 @@ program
   .version('0.1.0')
   .option('--debug', 'show the cause chain of errors')
   .showHelpAfterError()
+  // Global options (--version, --debug) go before the command, so that a command's own
+  // `--version <version>` (promote) is its own.
+  .enablePositionalOptions()
   .exitOverride();
 
 registerCommands(program);

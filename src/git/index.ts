@@ -64,12 +64,7 @@ export interface CommitOptions {
  */
 export async function commitOnBranch(root: string, options: CommitOptions): Promise<string> {
   const git = simpleGit({ baseDir: root });
-  const exists = await git
-    .raw(['rev-parse', '--verify', '--quiet', `refs/heads/${options.branch}`])
-    .then(
-      () => true,
-      () => false,
-    );
+  const exists = (await git.branchLocal()).all.includes(options.branch);
   if (exists)
     throw new UcvmError('USAGE', `branch ${options.branch} exists already in ${root}`, {
       details: 'Delete it, or give another name with --branch.',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import { writeProjectText } from '../project/write-text.js';
 import { readProjectText } from '../project/read-text.js';
-import { rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
@@ -31,6 +31,8 @@ export interface LockOptions {
   remove?: readonly string[];
   /** Take the newest versions instead of keeping the pinned ones. */
   upgrade?: boolean;
+  /** Take the newest versions of these packages only (a hotfix); the other pins stay. */
+  upgradeOnly?: readonly string[];
   /** Compute and return the result without writing the manifest. */
   dryRun?: boolean;
   /** apt's private state (default: a directory per architecture and sources under the cache). */
@@ -84,7 +86,11 @@ export async function lockManifest(options: LockOptions): Promise<LockResult> {
     architecture,
     sources,
     roots,
-    pins: new Map(options.upgrade === true ? [] : Object.entries(pinned)),
+    pins: new Map(
+      options.upgrade === true
+        ? []
+        : Object.entries(pinned).filter(([name]) => !(options.upgradeOnly ?? []).includes(name)),
+    ),
     logger,
   });
   const closure = new Map(resolution.packages.map((entry) => [entry.name, entry.version]));
@@ -98,7 +104,7 @@ export async function lockManifest(options: LockOptions): Promise<LockResult> {
   const before: Manifest = { ...draft, packages: pinned };
   const changed = newText !== text;
   const written = changed && options.dryRun !== true;
-  if (written) await writeAtomically(file, newText);
+  if (written) await writeProjectText(file, newText);
   report(closure, options, pinned, resolution.released, logger);
   return {
     manifestPath: file,
@@ -237,11 +243,4 @@ export function defaultStateDir(architecture: string, sources: readonly SourceEn
   const base = process.env['XDG_CACHE_HOME'] ?? path.join(os.homedir(), '.cache');
   const key = createHash('sha256').update(sourcesText(sources)).digest('hex').slice(0, 16);
   return path.join(base, 'ucvm', 'lock', `${architecture}-${key}`);
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const { mode } = await stat(file);
-  await writeFile(temp, text, { mode: mode & 0o7777 });
-  await rename(temp, file);
 }

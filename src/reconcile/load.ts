@@ -135,10 +135,14 @@ export async function openChannelRepository(
 
 export async function loadPipeline(root: string): Promise<PipelineConfig> {
   const file = path.join(root, 'pipeline', 'pipeline.yaml');
-  return loadPipelineText(
-    await readProjectText(file, { code: 'PIPELINE_INVALID' }),
-    'pipeline/pipeline.yaml',
-  );
+  const text = await readProjectText(file, { code: 'PIPELINE_INVALID' }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new UcvmError('PIPELINE_INVALID', `there is no pipeline/pipeline.yaml in ${root}`, {
+        details: 'Run ucvm from the root of the pipeline repository, or give it with --root.',
+      });
+    throw error;
+  });
+  return loadPipelineText(text, 'pipeline/pipeline.yaml');
 }
 
 export function channelSettings(

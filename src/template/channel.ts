@@ -1,6 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { encodeProvenance } from '../reconcile/provenance.js';
-import { desiredVersion } from '../reconcile/desired.js';
+import { provenanceOf, releaseFileText } from '../reconcile/provenance-of.js';
 import { readProjectText } from '../project/read-text.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,8 @@ export interface BuildChannelOptions {
   sourceDateEpoch?: number;
   mode?: InstallMode;
   logger?: Logger;
+  /** Rolling tags (e.g. HEAD) to point at the published version in the same commit. */
+  rollingTags?: readonly string[];
 }
 
 export interface ChannelBuild {
@@ -73,31 +75,6 @@ function packageSource(
 }
 
 /**
- * The tag's description: the version's identity and where it came from, readable by anyone
- * who can read the repository (`cvmfs_server tag -i` shows it) and signed with it.
- */
-async function provenanceOf(manifest: Manifest, root: string): Promise<string> {
-  const { identity } = await desiredVersion(manifest, root);
-  const commit = process.env.GITHUB_SHA;
-  const actor = process.env.GITHUB_ACTOR;
-  const run =
-    process.env.GITHUB_RUN_ID === undefined
-      ? undefined
-      : `${process.env.GITHUB_SERVER_URL ?? 'https://github.com'}/${process.env.GITHUB_REPOSITORY ?? ''}/actions/runs/${process.env.GITHUB_RUN_ID}`;
-  return encodeProvenance({
-    ucvm: 1,
-    version: manifest.system.version,
-    ...(manifest.system.description !== undefined && { summary: manifest.system.description }),
-    identity: identity.digest,
-    fields: identity.fields,
-    ...(commit !== undefined && /^[0-9a-f]{7,64}$/.test(commit) && { commit }),
-    ...(actor !== undefined && { actor: actor.slice(0, 100) }),
-    ...(run !== undefined && { run: run.slice(0, 300) }),
-    at: new Date().toISOString(),
-  });
-}
-
-/**
  * `ucvm build`: the channel's manifest → the OS tree, written to `out` or published as the
  * named snapshot `<system.name>-<system.version>`, its provenance as the tag's description.
  */
@@ -110,8 +87,20 @@ export async function buildChannel(options: BuildChannelOptions): Promise<Channe
   const root = path.resolve(options.root);
   const manifest = await loadChannelManifest(root, options.channel);
   const pool = options.poolDir === undefined ? undefined : createPool(options.poolDir);
+  // The tree says which version it is; the release file is no part of the version's identity.
+  const provenance = await provenanceOf(manifest, { root });
   const common = {
-    manifest,
+    manifest: {
+      ...manifest,
+      files: [
+        ...manifest.files,
+        {
+          path: '/etc/ucvm-release',
+          content: releaseFileText(provenance, manifest.system.name),
+          mode: '0644',
+        },
+      ],
+    },
     source: packageSource(manifest, pool, options),
     filesRoot: root,
     ...(pool !== undefined && { pool }),
@@ -128,7 +117,12 @@ export async function buildChannel(options: BuildChannelOptions): Promise<Channe
   try {
     const build = await buildTemplate({ ...common, out: path.join(work, 'tree'), durable: false });
     const published = await publisher.publish(
-      { tree: build.out, tag: build.tag, description: await provenanceOf(manifest, root) },
+      {
+        tree: build.out,
+        tag: build.tag,
+        description: encodeProvenance(provenance),
+        ...(options.rollingTags !== undefined && { rollingTags: options.rollingTags }),
+      },
       options.progress,
     );
     return { channel: options.channel, manifest, build, published };

@@ -5,6 +5,8 @@ import { registerKeysCommands } from './keys.js';
 import { registerLockCommand } from './lock.js';
 import { registerOutdatedCommand } from './outdated.js';
 import { registerPlanCommand } from './plan.js';
+import { registerPromoteCommands } from './promote.js';
+import { registerReconcileCommand } from './reconcile.js';
 import { registerRepoCommands } from './repo.js';
 import { registerValidateCommand } from './validate.js';
 
@@ -16,6 +18,8 @@ export function registerCommands(program: Command): void {
   registerLockCommand(program);
   registerBuildCommand(program);
   registerPlanCommand(program);
+  registerReconcileCommand(program);
+  registerPromoteCommands(program);
   registerOutdatedCommand(program);
   registerHistoryCommand(program);
 }

@@ -78,6 +78,48 @@ export function registerRepoAdminCommands(repo: Command): void {
 
   addWriterOptions(
     repo
+      .command('check')
+      .description(
+        "record a check's result for a tag (e.g. a boot test), signed into the repository's history",
+      )
+      .argument('<repo>', 'storage directory of the repository')
+      .argument('<tag>', 'the tag checked (the result is bound to the snapshot it holds now)')
+      .argument('<name>', 'the check, as promotion gates name it (e.g. boot)')
+      .option('--failed', 'record a failure (default: passed)')
+      .option('--details <text>', 'a line of detail or a link to the log'),
+  )
+    .addHelpText(
+      'after',
+      '\nPromotion gates (pipeline.yaml `gates: { <channel>: { checks: [...] } }`) read these results.\n\nExamples:\n  $ ucvm repo check srv/cernvm-testing.example.org cernvm-system-1.2.0 boot --details https://ci.example.org/run/42',
+    )
+    .action(
+      async (
+        storage: string,
+        tag: string,
+        name: string,
+        options: RepoOptions & { failed?: boolean; details?: string },
+      ) => {
+        if (!/^[a-z][a-z0-9-]{0,39}$/.test(name))
+          throw new UcvmError(
+            'USAGE',
+            `check names are lower-case letters, digits and dashes, got ${JSON.stringify(name)}`,
+          );
+        await openPublisher(storage, options).recordCheck({
+          tag,
+          name,
+          passed: options.failed !== true,
+          ...(options.details !== undefined && { details: options.details }),
+        });
+        emit(
+          options.json === true,
+          { tag, check: name, passed: options.failed !== true },
+          () => `recorded: ${name} ${options.failed === true ? 'failed' : 'passed'} for ${tag}`,
+        );
+      },
+    );
+
+  addWriterOptions(
+    repo
       .command('untag')
       .description('remove a tag')
       .argument('<repo>', 'storage directory')

@@ -1,0 +1,351 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { UcvmError } from '../errors.js';
+import { loadPublicKey } from '../keys/index.js';
+import { silentLogger, silentProgress, type Logger, type Progress } from '../log.js';
+import type { Channel } from '../manifest/schema.js';
+import type { PipelineConfig, RepositorySettings } from '../pipeline/schema.js';
+import type { ImportStats, PublishStats } from '../publisher/publisher.js';
+import { createEmbeddedPublisher, type EmbeddedPublisher } from '../publisher/embedded/index.js';
+import { passedChecks } from '../checks/record.js';
+import { Repository } from '../reader/repository.js';
+import { directorySource } from '../reader/source.js';
+import { verifyRepository } from '../reader/verify.js';
+import { buildChannel, loadChannelManifest } from '../template/channel.js';
+import type { InstallMode } from '../template/install.js';
+import {
+  channelSettings,
+  keysDirectory,
+  loadPipeline,
+  openChannelRepository,
+  planPipeline,
+  type PipelinePlan,
+} from './load.js';
+import type { Action, ChannelPlan, Refusal } from './plan.js';
+import { encodeProvenance } from './provenance.js';
+import { provenanceOf } from './provenance-of.js';
+
+export interface ReconcileOptions {
+  /** Root of the git repository holding manifests/ and pipeline/. */
+  root: string;
+  channels?: readonly Channel[];
+  /** Plan and report what would be written; write nothing. */
+  dryRun?: boolean;
+  /** How long to queue behind another writer of a repository (default 0: fail at once). */
+  waitSeconds?: number;
+  logger?: Logger;
+  progress?: Progress;
+  build?: {
+    cacheDir?: string;
+    aptRoot?: string;
+    offline?: boolean;
+    mode?: InstallMode;
+    sourceDateEpoch?: number;
+  };
+  /** Spool directories of the publishers (default: under ~/.cache/ucvm/spool). */
+  spoolDir?: string;
+  /** Create repositories that do not exist yet (and their keys, if there are none). */
+  init?: { whitelistDays: number };
+}
+
+export type OutcomeStatus =
+  /** The action was carried out. */
+  | 'done'
+  /** The repository already matched its manifest. */
+  | 'unchanged'
+  /** Dry run: the action that would be carried out. */
+  | 'planned'
+  /** A refusal stopped this channel (and those after it). */
+  | 'refused'
+  /** A channel before it was refused or failed. */
+  | 'not-reached';
+
+export interface ChannelOutcome {
+  channel: Channel;
+  repository: string;
+  tag: string;
+  action: Action['kind'];
+  status: OutcomeStatus;
+  revision?: number;
+  rootHash?: string;
+  stats?: PublishStats | ImportStats;
+  /** Checks run and recorded for the version in this channel. */
+  checks?: Record<string, boolean>;
+  refusals?: Refusal[];
+}
+
+export interface ReconcileReport {
+  outcomes: ChannelOutcome[];
+  drift: string[];
+  warnings: string[];
+  dryRun: boolean;
+}
+
+/** Checks reconcile runs itself, when a gate asks for them. */
+const BUILT_IN_CHECKS = new Set(['verify']);
+
+interface Run {
+  options: ReconcileOptions;
+  pipeline: PipelineConfig;
+  logger: Logger;
+}
+
+/**
+ * Makes every selected channel's repository match its manifest: channel by channel in
+ * promotion order, each planned afresh just before it is applied (another run may have moved
+ * on meanwhile), one repository lock at a time. Every step is a publisher operation that
+ * either commits a new signed revision or leaves the last one intact, so a run killed at any
+ * point leaves every repository verifiable and the next run finishes the job.
+ */
+export async function reconcilePipeline(options: ReconcileOptions): Promise<ReconcileReport> {
+  const pipeline = await loadPipeline(options.root);
+  const selected = new Set(options.channels ?? pipeline.promotion);
+  const channels = pipeline.promotion.filter((channel) => selected.has(channel));
+  const run: Run = { options, pipeline, logger: options.logger ?? silentLogger };
+  const initial = await planPipeline({ root: options.root, channels });
+  if (options.dryRun === true)
+    return {
+      outcomes: initial.plans.map((plan) => outcomeOf(plan, plannedStatus(plan))),
+      drift: initial.drift,
+      warnings: initial.warnings,
+      dryRun: true,
+    };
+  const outcomes: ChannelOutcome[] = [];
+  let stopped = false;
+  for (const channel of channels) {
+    const plan = stopped ? undefined : await freshPlan(run, channel);
+    if (plan === undefined) {
+      const first = initial.plans.find((candidate) => candidate.channel === channel);
+      if (first !== undefined) outcomes.push(outcomeOf(first, 'not-reached'));
+      continue;
+    }
+    if (plan.refusals.length > 0) {
+      outcomes.push(outcomeOf(plan, 'refused'));
+      stopped = true;
+      continue;
+    }
+    outcomes.push(await applyChannel(run, plan));
+  }
+  return { outcomes, drift: initial.drift, warnings: initial.warnings, dryRun: false };
+}
+
+function plannedStatus(plan: ChannelPlan): OutcomeStatus {
+  if (plan.refusals.length > 0) return 'refused';
+  return plan.action.kind === 'none' ? 'unchanged' : 'planned';
+}
+
+function outcomeOf(plan: ChannelPlan, status: OutcomeStatus): ChannelOutcome {
+  return {
+    channel: plan.channel,
+    repository: plan.repository,
+    tag: plan.tag,
+    action: plan.action.kind,
+    status,
+    ...(plan.refusals.length > 0 && { refusals: plan.refusals }),
+  };
+}
+
+async function freshPlan(run: Run, channel: Channel): Promise<ChannelPlan | undefined> {
+  const plan: PipelinePlan = await planPipeline({
+    root: run.options.root,
+    channels: [channel],
+    details: false,
+  });
+  return plan.plans[0];
+}
+
+function settingsOf(run: Run, channel: Channel): RepositorySettings {
+  const settings = channelSettings(run.pipeline, channel);
+  if (settings === undefined)
+    throw new UcvmError('PIPELINE_INVALID', `channel ${channel} has no repository`);
+  if (settings.backend !== 'embedded' || settings.storage === undefined)
+    throw new UcvmError(
+      'PIPELINE_INVALID',
+      `${settings.name}: reconcile writes embedded repositories only (backend ${settings.backend})`,
+      { details: 'The cvmfs-server backend is not available yet.' },
+    );
+  return settings;
+}
+
+function writerOf(run: Run, settings: RepositorySettings): EmbeddedPublisher {
+  return createEmbeddedPublisher({
+    storage: path.resolve(run.options.root, settings.storage!),
+    keysDir: keysDirectory(settings, run.options.root),
+    fqrn: settings.name,
+    rollingTags: [settings.rollingTag],
+    lockWaitMs: Math.max(0, run.options.waitSeconds ?? 0) * 1000,
+    logger: run.logger,
+    ...(run.options.spoolDir !== undefined && {
+      spoolDir: path.join(run.options.spoolDir, settings.name),
+    }),
+  });
+}
+
+async function applyChannel(run: Run, plan: ChannelPlan): Promise<ChannelOutcome> {
+  const settings = settingsOf(run, plan.channel);
+  const publisher = writerOf(run, settings);
+  await ensureRepository(run, settings, publisher);
+  const outcome = outcomeOf(plan, 'done');
+  const { action } = plan;
+  const logger = run.logger;
+  switch (action.kind) {
+    case 'none':
+      outcome.status = 'unchanged';
+      break;
+    case 'publish': {
+      logger.info(`${plan.channel}: building and publishing ${plan.tag}`);
+      const { published } = await buildChannel({
+        root: run.options.root,
+        channel: plan.channel,
+        publisher,
+        poolDir: path.resolve(run.options.root, run.pipeline.pool),
+        rollingTags: [settings.rollingTag],
+        logger,
+        ...(run.options.progress !== undefined && { progress: run.options.progress }),
+        ...run.options.build,
+      });
+      outcome.revision = published!.revision;
+      outcome.rootHash = published!.rootHash;
+      outcome.stats = published!.stats;
+      if (published!.unchanged) {
+        // The tag was there (another run published it meanwhile): the rolling tag follows.
+        await publisher.tag({ name: settings.rollingTag, target: plan.tag });
+      }
+      break;
+    }
+    case 'promote': {
+      logger.info(`${plan.channel}: promoting ${plan.tag} from ${action.from}`);
+      const result = await promote(run, plan, action, publisher, settings);
+      outcome.revision = result.revision;
+      outcome.rootHash = result.rootHash;
+      outcome.stats = result.stats;
+      if (result.unchanged) outcome.status = 'unchanged';
+      break;
+    }
+    case 'rollback':
+    case 'move': {
+      logger.info(`${plan.channel}: pointing ${settings.rollingTag} at ${plan.tag}`);
+      const result = await publisher.tag({ name: settings.rollingTag, target: plan.tag });
+      outcome.revision = result.revision;
+      outcome.rootHash = result.rootHash;
+      if (result.unchanged) outcome.status = 'unchanged';
+      break;
+    }
+  }
+  const checks = await runChecks(run, plan, publisher, settings);
+  if (Object.keys(checks).length > 0) outcome.checks = checks;
+  return outcome;
+}
+
+/** A repository the pipeline declares but that does not exist yet is created only when asked. */
+async function ensureRepository(
+  run: Run,
+  settings: RepositorySettings,
+  publisher: EmbeddedPublisher,
+): Promise<void> {
+  const storage = path.resolve(run.options.root, settings.storage!);
+  if (existsSync(path.join(storage, '.cvmfspublished'))) return;
+  if (run.options.init === undefined)
+    throw new UcvmError('REPO_NOT_FOUND', `${settings.name} does not exist yet (${storage})`, {
+      details:
+        'Create it with `ucvm reconcile --init` (keys too, if its keys directory has none), or `ucvm repo init`.',
+    });
+  run.logger.info(`creating ${settings.name}`, { storage });
+  await publisher.init({ whitelistDays: run.options.init.whitelistDays });
+}
+
+async function promote(
+  run: Run,
+  plan: ChannelPlan,
+  action: Extract<Action, { kind: 'promote' }>,
+  publisher: EmbeddedPublisher,
+  settings: RepositorySettings,
+) {
+  const sourceSettings = settingsOf(run, action.from);
+  const drift: string[] = [];
+  const source = await openChannelRepository(sourceSettings, { root: run.options.root }, drift);
+  try {
+    if (source.repository === undefined || action.rootHash === undefined)
+      throw new UcvmError('TAG_NOT_FOUND', `${sourceSettings.name} has no ${plan.tag} to promote`);
+    const manifest = await loadChannelManifest(run.options.root, plan.channel);
+    const provenance = await provenanceOf(manifest, {
+      root: run.options.root,
+      from: { repository: sourceSettings.name, tag: plan.tag },
+    });
+    return await publisher.importSnapshot(
+      {
+        source: source.repository,
+        rootHash: action.rootHash,
+        tag: plan.tag,
+        description: encodeProvenance(provenance),
+        rollingTags: [settings.rollingTag],
+      },
+      run.options.progress ?? silentProgress,
+    );
+  } finally {
+    source.repository?.close();
+  }
+}
+
+/**
+ * Runs the built-in checks that a gate of the next channel asks for, on the version this
+ * channel now holds, unless a result for that very snapshot is recorded already; records each
+ * result in the repository (signed), where the next channel's gate reads it.
+ */
+async function runChecks(
+  run: Run,
+  plan: ChannelPlan,
+  publisher: EmbeddedPublisher,
+  settings: RepositorySettings,
+): Promise<Record<string, boolean>> {
+  const index = run.pipeline.promotion.indexOf(plan.channel);
+  const next = run.pipeline.promotion[index + 1];
+  const wanted = (next === undefined ? [] : (run.pipeline.gates?.[next]?.checks ?? [])).filter(
+    (check) => BUILT_IN_CHECKS.has(check),
+  );
+  if (wanted.length === 0) return {};
+  const drift: string[] = [];
+  const opened = await openChannelRepository(settings, { root: run.options.root }, drift);
+  opened.repository?.close();
+  const tag = opened.state.tags.find((candidate) => candidate.name === plan.tag);
+  if (tag === undefined) return {};
+  const passed = passedChecks(opened.state.checks ?? {}, plan.tag, tag.rootHash);
+  const results: Record<string, boolean> = {};
+  for (const check of wanted) {
+    if (passed.has(check)) continue;
+    const problems = await verifySnapshot(run, settings);
+    results[check] = problems.length === 0;
+    await publisher.recordCheck({
+      tag: plan.tag,
+      name: check,
+      passed: problems.length === 0,
+      details:
+        problems.length === 0
+          ? 'signatures, catalogs and every object present'
+          : problems.slice(0, 3).join('; '),
+    });
+    if (problems.length > 0)
+      throw new UcvmError('VERIFY_FAILED', `${settings.name}: ${plan.tag} does not verify`, {
+        details: problems.slice(0, 20).join('\n'),
+      });
+  }
+  return results;
+}
+
+async function verifySnapshot(run: Run, settings: RepositorySettings): Promise<string[]> {
+  const storage = path.resolve(run.options.root, settings.storage!);
+  const key = await loadPublicKey(
+    path.join(keysDirectory(settings, run.options.root), `${settings.name}.pub`),
+  );
+  const repository = await Repository.open(directorySource(storage));
+  try {
+    const report = await verifyRepository(repository, {
+      masterKeys: [key],
+      now: new Date(),
+      fqrn: settings.name,
+    });
+    return report.problems;
+  } finally {
+    repository.close();
+  }
+}
