@@ -142,6 +142,7 @@ describe('reconcile.yml', () => {
     expect(stepNamed(production, 'Reconcile production').run).toBe(
       'node dist/src/cli/main.js reconcile --channel production --wait 600',
     );
+    expect(first.if).toBe("github.ref == 'refs/heads/main'");
     expect(production.needs).toBe('pre-production');
     expect(environmentName(production)).toBe('production');
     for (const [, job] of jobs) expect(job['runs-on']).toEqual(['self-hosted', 'ucvm']);
@@ -195,6 +196,9 @@ describe('promote.yml', () => {
       'args=(promote "$FROM" "$TO" --json)',
     );
     expect(JSON.stringify(branch)).not.toContain('secrets.');
+    expect(branch.if).toBe(
+      "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)",
+    );
     expect(pr.needs).toBe('branch');
     const open = stepNamed(pr, 'Push the branch and open the pull request');
     expect(open.env?.GH_TOKEN).toBe('${{ secrets.UCVM_BOT_TOKEN }}');
