@@ -209,7 +209,8 @@ async function applyChannel(run: Run, plan: ChannelPlan): Promise<ChannelOutcome
       outcome.stats = published!.stats;
       if (published!.unchanged) {
         // The tag was there (another run published it meanwhile): the rolling tag follows.
-        await publisher.tag({ name: settings.rollingTag, target: plan.tag });
+        const moved = await publisher.tag({ name: settings.rollingTag, target: plan.tag });
+        if (moved.unchanged) outcome.status = 'unchanged';
       }
       break;
     }

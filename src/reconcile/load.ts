@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UcvmError, isUcvmError } from '../errors.js';
 import { changedFilesSince, fileAtCommit } from '../git/index.js';
+import { versionCommits } from '../history/git.js';
 import { loadPublicKey } from '../keys/index.js';
 import type { Channel } from '../manifest/schema.js';
 import {
@@ -24,6 +25,7 @@ import {
   computePlan,
   repositoryDrift,
   snapshotTag,
+  versionOfTag,
   type ChannelPlan,
   type DesiredVersion,
   type RepositoryState,
@@ -184,6 +186,7 @@ export async function planPipeline(options: PlanOptions): Promise<PipelinePlan> 
     if (options.details !== false)
       for (const plan of plans) await describeChanges(plan, options.root, manifests, opened);
     const warnings = forwardPortReminders(pipeline.promotion, manifests, actual);
+    drift.push(...(await unexplainedTags(options.root, pipeline.promotion, actual, manifests)));
     return { plans, drift, warnings };
   } finally {
     for (const { repository } of opened.values()) repository?.close();
@@ -291,4 +294,34 @@ async function selectedChannels(
       );
   }
   return channels;
+}
+
+/**
+ * Version tags that no manifest in git history ever asked for (published by hand, or from a
+ * branch that never merged). Needs the full history: a shallow clone says so instead.
+ */
+async function unexplainedTags(
+  root: string,
+  promotion: readonly Channel[],
+  actual: ReadonlyMap<Channel, RepositoryState>,
+  manifests: ReadonlyMap<Channel, Manifest>,
+): Promise<string[]> {
+  const system = [...manifests.values()][0]?.system.name;
+  if (system === undefined) return [];
+  const known = new Set<string>();
+  for (const channel of promotion) {
+    const history = await versionCommits(root, `manifests/${channel}.yaml`);
+    if (history.warnings.length > 0) return [];
+    for (const commit of history.commits) known.add(`${commit.name}-${commit.version}`);
+  }
+  for (const manifest of manifests.values())
+    known.add(snapshotTag(manifest.system.name, manifest.system.version));
+  const drift: string[] = [];
+  for (const [, state] of actual)
+    for (const tag of state.tags)
+      if (versionOfTag(system, tag.name) !== undefined && !known.has(tag.name))
+        drift.push(
+          `${state.fqrn}: tag ${tag.name} is asked for by no manifest in the git history (published by hand?)`,
+        );
+  return drift;
 }

@@ -291,7 +291,7 @@ describe('validateManifestText', () => {
     const { issues } = validateManifestText(text, file);
     expect(issues.map((issue) => `${brief(issue)} ${issue.message}`)).toEqual([
       '31:5 files.2.owner unknown field "owner"; allowed: path, content, source, mode',
-      '34:3 hotfix.severity unknown field "severity"; allowed: reason, advisories',
+      '34:3 hotfix.severity unknown field "severity"; allowed: reason, advisories, upgrades',
     ]);
   });
 
