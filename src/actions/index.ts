@@ -4,10 +4,17 @@
  * issues stay in thin `gh` steps of the workflows), and outside Actions (`GITHUB_ACTIONS` is not
  * `true`) every function does nothing, so the CLI behaves the same everywhere else.
  */
-import * as core from '@actions/core';
+import { createRequire } from 'node:module';
+import type * as Core from '@actions/core';
+import type * as CoreCommand from '@actions/core/lib/command.js';
+
+// @actions/core is loaded only under Actions (it costs a tenth of a second at every start).
+const require = createRequire(import.meta.url);
+const actionsCore = (): typeof Core => require('@actions/core') as typeof Core;
 // core.error/warning order a command's properties `title,file,line,col`; this is the encoder they
 // use (the same escaping), called with the order ucvm has always printed: `file,line,col,title`.
-import { issueCommand } from '@actions/core/lib/command.js';
+const issueCommand: typeof CoreCommand.issueCommand = (...args) =>
+  (require('@actions/core/lib/command.js') as typeof CoreCommand).issueCommand(...args);
 
 /** True under GitHub Actions (the runner sets `GITHUB_ACTIONS=true` for every step). */
 export function underActions(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -49,13 +56,13 @@ export function annotate(annotation: Annotation): void {
 export async function appendSummary(markdown: string): Promise<boolean> {
   if (!underActions() || !process.env.GITHUB_STEP_SUMMARY) return false;
   try {
-    await core.summary
-      .emptyBuffer()
+    await actionsCore()
+      .summary.emptyBuffer()
       .addRaw(markdown.endsWith('\n') ? markdown : `${markdown}\n`)
       .write();
     return true;
   } catch (error) {
-    core.summary.emptyBuffer();
+    actionsCore().summary.emptyBuffer();
     warnOnStderr(`the job summary was not written: ${describe(error)}`);
     return false;
   }
@@ -68,7 +75,8 @@ export async function appendSummary(markdown: string): Promise<boolean> {
 export function setOutputs(outputs: Readonly<Record<string, string | number | boolean>>): boolean {
   if (!underActions() || !process.env.GITHUB_OUTPUT) return false;
   try {
-    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, String(value));
+    for (const [name, value] of Object.entries(outputs))
+      actionsCore().setOutput(name, String(value));
     return true;
   } catch (error) {
     warnOnStderr(`the step outputs were not written: ${describe(error)}`);
@@ -83,7 +91,7 @@ export function setOutputs(outputs: Readonly<Record<string, string | number | bo
  */
 export function mask(secret: string): void {
   if (!underActions()) return;
-  for (const line of secretLines(secret)) core.setSecret(line);
+  for (const line of secretLines(secret)) actionsCore().setSecret(line);
 }
 
 /** The parts of a secret that are registered for masking. */

@@ -15,7 +15,7 @@ program
   .enablePositionalOptions()
   .exitOverride();
 
-registerCommands(program);
+await registerCommands(program, process.argv.slice(2));
 
 // A reader that closes early (`ucvm … | head`) is not an error of ours.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -95,3 +95,26 @@ export async function commitOnBranch(root: string, options: CommitOptions): Prom
   await committer.commit(options.message, [...options.files]);
   return (await git.revparse(['HEAD'])).trim();
 }
+
+/**
+ * Every `system.version` that the files ever had in the history of HEAD: the `version:` lines
+ * of the `system:` section (two spaces in) that any commit added. Undefined when this is not a
+ * git repository or a shallow clone (the history would be incomplete).
+ */
+export async function versionsInHistory(
+  root: string,
+  files: readonly string[],
+): Promise<Set<string> | undefined> {
+  const git = simpleGit({ baseDir: root });
+  try {
+    if (!(await git.checkIsRepo())) return undefined;
+    if ((await git.revparse(['--is-shallow-repository'])).trim() === 'true') return undefined;
+    const log = await git.raw(['log', '-p', '--format=', '--unified=0', 'HEAD', '--', ...files]);
+    const versions = new Set<string>();
+    for (const match of log.matchAll(/^\+ {2}version: *["']?([^"'\s#]+)/gm))
+      versions.add(match[1]!);
+    return versions;
+  } catch {
+    return undefined;
+  }
+}

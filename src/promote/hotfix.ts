@@ -10,7 +10,7 @@ import type { Channel } from '../manifest/schema.js';
 import { readProjectText } from '../project/read-text.js';
 import { writeProjectText } from '../project/write-text.js';
 import { loadPipeline } from '../reconcile/load.js';
-import { loadChannelManifest } from '../template/channel.js';
+import { loadChannelManifest } from '../manifest/channel-file.js';
 import { setScalar, setSection } from './sections.js';
 
 export interface HotfixOptions extends Pick<

@@ -10,7 +10,7 @@ import { desiredVersion } from '../reconcile/desired.js';
 import { identityDifferences } from '../reconcile/identity.js';
 import { channelSettings, loadPipeline, openChannelRepository } from '../reconcile/load.js';
 import { snapshotTag, versionOfTag, type TagState } from '../reconcile/plan.js';
-import { loadChannelManifest } from '../template/channel.js';
+import { loadChannelManifest } from '../manifest/channel-file.js';
 import { copySections } from './sections.js';
 
 /** The sections that carry a version's identity, and `install`, which `ucvm lock` pins from. */

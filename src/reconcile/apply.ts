@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { UcvmError } from '../errors.js';
+import { isUcvmError, UcvmError } from '../errors.js';
 import { loadPublicKey } from '../keys/index.js';
 import { silentLogger, silentProgress, type Logger, type Progress } from '../log.js';
 import type { Channel } from '../manifest/schema.js';
@@ -11,7 +11,7 @@ import { passedChecks } from '../checks/record.js';
 import { Repository } from '../reader/repository.js';
 import { directorySource } from '../reader/source.js';
 import { verifyRepository } from '../reader/verify.js';
-import { buildChannel, loadChannelManifest } from '../template/channel.js';
+import { loadChannelManifest } from '../manifest/channel-file.js';
 import type { InstallMode } from '../template/install.js';
 import {
   channelSettings,
@@ -113,9 +113,15 @@ export async function reconcilePipeline(options: ReconcileOptions): Promise<Reco
   const outcomes: ChannelOutcome[] = [];
   let stopped = false;
   for (const channel of channels) {
-    const plan = stopped ? undefined : await freshPlan(run, channel);
+    const first = initial.plans.find((candidate) => candidate.channel === channel);
+    // A channel that matched its manifest still does: other runs only move repositories
+    // towards the same manifests. Anything else is planned again, just before it is applied.
+    const current =
+      first !== undefined && first.action.kind === 'none' && first.refusals.length === 0
+        ? first
+        : undefined;
+    const plan = stopped ? undefined : (current ?? (await freshPlan(run, channel)));
     if (plan === undefined) {
-      const first = initial.plans.find((candidate) => candidate.channel === channel);
       if (first !== undefined) outcomes.push(outcomeOf(first, 'not-reached'));
       continue;
     }
@@ -194,6 +200,8 @@ async function applyChannel(run: Run, plan: ChannelPlan): Promise<ChannelOutcome
       break;
     case 'publish': {
       logger.info(`${plan.channel}: building and publishing ${plan.tag}`);
+      // The build (apt, mmdebstrap) is loaded only when there is something to build.
+      const { buildChannel } = await import('../template/channel.js');
       const { published } = await buildChannel({
         root: run.options.root,
         channel: plan.channel,
@@ -252,7 +260,12 @@ async function ensureRepository(
         'Create it with `ucvm reconcile --init` (keys too, if its keys directory has none), or `ucvm repo init`.',
     });
   run.logger.info(`creating ${settings.name}`, { storage });
-  await publisher.init({ whitelistDays: run.options.init.whitelistDays });
+  await publisher
+    .init({ whitelistDays: run.options.init.whitelistDays })
+    .catch((error: unknown) => {
+      // Another run created it meanwhile (it held the lock first): what this run wanted.
+      if (!isUcvmError(error, 'REPO_EXISTS')) throw error;
+    });
 }
 
 async function promote(

@@ -13,5 +13,6 @@ export async function desiredVersion(manifest: Manifest, root: string): Promise<
     version: manifest.system.version,
     identity: versionIdentity(manifest, (file) => bytes.get(file.path) ?? Buffer.alloc(0)),
     hotfix: manifest.hotfix !== undefined,
+    ...(manifest.rollback !== undefined && { rollbackTo: manifest.rollback.to }),
   };
 }

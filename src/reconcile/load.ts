@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UcvmError, isUcvmError } from '../errors.js';
-import { changedFilesSince, fileAtCommit } from '../git/index.js';
-import { versionCommits } from '../history/git.js';
+import { changedFilesSince, fileAtCommit, versionsInHistory } from '../git/index.js';
 import { loadPublicKey } from '../keys/index.js';
 import type { Channel } from '../manifest/schema.js';
 import {
@@ -18,7 +17,7 @@ import { diffSnapshots } from '../reader/diff.js';
 import { openVerifiedRepository } from '../reader/open.js';
 import type { Repository } from '../reader/repository.js';
 import { isUrl, openSource } from '../reader/source.js';
-import { loadChannelManifest } from '../template/channel.js';
+import { loadChannelManifest } from '../manifest/channel-file.js';
 import { repositoryState } from './actual.js';
 import { desiredVersion } from './desired.js';
 import {
@@ -308,12 +307,12 @@ async function unexplainedTags(
 ): Promise<string[]> {
   const system = [...manifests.values()][0]?.system.name;
   if (system === undefined) return [];
-  const known = new Set<string>();
-  for (const channel of promotion) {
-    const history = await versionCommits(root, `manifests/${channel}.yaml`);
-    if (history.warnings.length > 0) return [];
-    for (const commit of history.commits) known.add(`${commit.name}-${commit.version}`);
-  }
+  const history = await versionsInHistory(
+    root,
+    promotion.map((channel) => `manifests/${channel}.yaml`),
+  );
+  if (history === undefined) return [];
+  const known = new Set([...history].map((version) => snapshotTag(system, version)));
   for (const manifest of manifests.values())
     known.add(snapshotTag(manifest.system.name, manifest.system.version));
   const drift: string[] = [];

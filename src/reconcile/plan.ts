@@ -39,6 +39,8 @@ export interface DesiredVersion {
   version: string;
   identity: VersionIdentity;
   hotfix: boolean;
+  /** `rollback: { to }`: the rolling tag goes back to this published version. */
+  rollbackTo?: string;
 }
 
 export type Action =
@@ -172,6 +174,7 @@ function planChannel(
   };
   const present = actual.tags.find((candidate) => candidate.name === tag);
   const rolling = actual.tags.find((candidate) => candidate.name === actual.rollingTag);
+  if (desired.rollbackTo !== undefined) return planRollbackMarker(plan, desired, actual, rolling);
   if (present !== undefined) {
     if (rolling?.rootHash !== present.rootHash) {
       const lower = current !== undefined && semver.lt(desired.version, current);
@@ -219,6 +222,31 @@ function planChannel(
   const problem = hotfixProblem(input, index, desired, current);
   if (problem !== undefined) refusals.push(problem);
   else plan.action = { kind: 'publish' };
+  return plan;
+}
+
+/**
+ * A manifest marked `rollback: { to }` keeps its version but points the rolling tag at an
+ * older published one (the version it names must be in the repository, as must `to`).
+ */
+function planRollbackMarker(
+  plan: ChannelPlan,
+  desired: DesiredVersion,
+  actual: RepositoryState,
+  rolling: TagState | undefined,
+): ChannelPlan {
+  const target = snapshotTag(desired.system, desired.rollbackTo!);
+  const present = actual.tags.find((candidate) => candidate.name === target);
+  plan.tag = target;
+  if (present === undefined) {
+    plan.refusals.push({
+      code: 'VERSION_UNKNOWN',
+      message: `${actual.fqrn} has no tag ${target}: rollback.to names only a version the repository holds`,
+    });
+    return plan;
+  }
+  if (rolling?.rootHash !== present.rootHash)
+    plan.action = { kind: 'rollback', rootHash: present.rootHash, from: plan.currentVersion };
   return plan;
 }
 

@@ -1,13 +1,12 @@
 import { mkdtemp } from 'node:fs/promises';
 import { encodeProvenance } from '../reconcile/provenance.js';
 import { provenanceOf, releaseFileText } from '../reconcile/provenance-of.js';
-import { readProjectText } from '../project/read-text.js';
 import os from 'node:os';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
 import { silentLogger, type Logger, type Progress } from '../log.js';
-import { invalidFileError } from '../manifest/load.js';
-import { validateManifestFile, type Manifest } from '../manifest/index.js';
+import { loadChannelManifest } from '../manifest/channel-file.js';
+import type { Manifest } from '../manifest/index.js';
 import { createAptSource } from '../packages/apt/index.js';
 import type { PackageSource } from '../packages/package-source.js';
 import { createFallbackSource, createPool, type PackagePool } from '../packages/pool/index.js';
@@ -48,15 +47,7 @@ export interface ChannelBuild {
   published?: PublishResult;
 }
 
-/** Reads and validates `manifests/<channel>.yaml`; MANIFEST_INVALID lists every issue. */
-export async function loadChannelManifest(root: string, channel: string): Promise<Manifest> {
-  const file = `manifests/${channel}.yaml`;
-  const { manifest, issues } = await validateManifestFile(file, (name) =>
-    readProjectText(path.join(root, name)),
-  );
-  if (manifest === undefined) throw invalidFileError('MANIFEST_INVALID', file, issues);
-  return manifest;
-}
+export { loadChannelManifest };
 
 function packageSource(
   manifest: Manifest,

@@ -72,6 +72,7 @@ describe('reconcile killed with SIGKILL at any moment', () => {
     // Kills that land ever later: in the build, the publish, the check, each promotion.
     const delays = [150, 400, 900, 1500, 2200, 3000, 3900, 4900, 6000, 7500];
     let finished = false;
+    let killed = 0;
     for (const delay of delays) {
       const run = startUcvm(reconcileArgs(root, base));
       const timer = setTimeout(() => run.child.kill('SIGKILL'), delay);
@@ -83,7 +84,10 @@ describe('reconcile killed with SIGKILL at any moment', () => {
         break;
       }
       expect(result.status, result.stderr).toBeNull();
+      killed++;
     }
+    // Each run went on from where the one before was killed: several were cut short.
+    expect(killed).toBeGreaterThanOrEqual(4);
     const last = await ucvmAsync(reconcileArgs(root, base));
     expect(last.status, last.stderr).toBe(0);
     await expectReconciled(root, keys);

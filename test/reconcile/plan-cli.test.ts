@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadManifestText } from '../../src/manifest/load.js';
@@ -191,5 +192,33 @@ describe('ucvm plan', () => {
     const bad = plan(root, '--since', 'no-such-ref');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('cannot compare with "no-such-ref"');
+  });
+
+  it('fails clearly on a repository URL that does not answer (--remote)', async () => {
+    const { root } = await project({
+      development: '1.2.0',
+      testing: '1.1.0',
+      production: '1.0.0',
+    });
+    // A port nothing listens on: bind one, then close it.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as AddressInfo;
+        server.close(() => resolve(free));
+      });
+    });
+    const file = path.join(root, 'pipeline', 'pipeline.yaml');
+    const text = readFileSync(file, 'utf8').replace(
+      /storage: srv\/(\S+)\n/g,
+      (_line, fqrn: string) =>
+        `storage: srv/${fqrn}\n    url: http://127.0.0.1:${port}/cvmfs/${fqrn}\n`,
+    );
+    writeFileSync(file, text);
+    expect(plan(root).status).toBe(0);
+    const result = plan(root, '--remote');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`127.0.0.1:${port}`);
+    expect(result.stderr).toMatch(/refused|HTTP_FAILED/);
   });
 });

@@ -9,6 +9,7 @@ import {
   type TagState,
 } from '../../src/reconcile/plan.js';
 import { decodeProvenance, encodeProvenance } from '../../src/reconcile/provenance.js';
+import { forwardPortReminders } from '../../src/reconcile/load.js';
 
 function manifest(
   channel: Channel,
@@ -195,5 +196,127 @@ describe('computePlan', () => {
     expect(repositoryDrift('cernvm-system', repo('dev.example.org', versions))).toEqual([
       'dev.example.org: there is no rolling tag HEAD',
     ]);
+  });
+
+  it('plans a version through every channel in one run, gates permitting', () => {
+    const have = {
+      development: repo('dev.example.org', [tag('1.0.0', 'a')], 'a'),
+      testing: repo('test.example.org', [tag('1.0.0', 'a')], 'a'),
+      production: repo('prod.example.org', [tag('1.0.0', 'a')], 'a'),
+    };
+    const want = [
+      desired('development', '1.1.0'),
+      desired('testing', '1.1.0'),
+      desired('production', '1.1.0'),
+    ];
+    const result = plan(want, have);
+    expect(result.map((p) => p.action.kind)).toEqual(['publish', 'promote', 'promote']);
+    expect(result[1]!.action).toMatchObject({ rootHash: undefined });
+    // With a gate, what is born in this run has soaked nowhere and passed no check.
+    const gated = computePlan({
+      promotion,
+      desired: new Map(want.map((d) => [d.channel, d])),
+      actual: new Map(Object.entries(have) as Array<[Channel, RepositoryState]>),
+      gates: { production: { soak: '1d', checks: ['verify'] } },
+      now: new Date('2026-12-01T00:00:00Z'),
+    });
+    expect(gated[2]!.refusals).toMatchObject([
+      { code: 'GATE_NOT_MET', until: '2026-12-02T00:00:00.000Z', missingChecks: ['verify'] },
+    ]);
+  });
+
+  it('refuses a promotion before its soak time and checks, and lets it through after', () => {
+    const source: TagState = {
+      ...tag('1.1.0', 'b'),
+      arrivedAt: Date.parse('2026-12-01T00:00:00Z') / 1000,
+    };
+    const have = {
+      development: repo('dev.example.org', [tag('1.1.0', 'b')], 'b'),
+      testing: {
+        ...repo('test.example.org', [source], 'b'),
+        checks: {
+          'cernvm-system-1.1.0': {
+            verify: { passed: true, at: '2026-12-01T01:00:00Z', root: 'b'.padEnd(40, '0') },
+            boot: { passed: false, at: '2026-12-01T02:00:00Z', root: 'b'.padEnd(40, '0') },
+          },
+        },
+      },
+      production: repo('prod.example.org', [tag('1.0.0', 'a')], 'a'),
+    };
+    const at = (now: string, checks: string[]) =>
+      computePlan({
+        promotion,
+        desired: new Map([['production', desired('production', '1.1.0')]]),
+        actual: new Map(Object.entries(have) as Array<[Channel, RepositoryState]>),
+        gates: { production: { soak: '36h', checks } },
+        now: new Date(now),
+      })[0]!;
+    const early = at('2026-12-02T00:00:00Z', ['verify', 'boot']);
+    expect(early.action.kind).toBe('promote');
+    expect(early.refusals).toMatchObject([
+      { code: 'GATE_NOT_MET', until: '2026-12-02T12:00:00.000Z', missingChecks: ['boot'] },
+    ]);
+    expect(early.refusals[0]!.message).toContain('not before 2026-12-02T12:00:00.000Z');
+    expect(at('2026-12-02T13:00:00Z', ['verify']).refusals).toEqual([]);
+    // A result recorded for another snapshot does not count.
+    const stale = {
+      ...have,
+      testing: { ...have.testing, tags: [{ ...source, rootHash: 'c'.padEnd(40, '0') }] },
+    };
+    const moved = computePlan({
+      promotion,
+      desired: new Map([['production', desired('production', '1.1.0')]]),
+      actual: new Map(Object.entries(stale) as Array<[Channel, RepositoryState]>),
+      gates: { production: { checks: ['verify'] } },
+    })[0]!;
+    expect(moved.refusals).toMatchObject([{ code: 'GATE_NOT_MET', missingChecks: ['verify'] }]);
+  });
+
+  it('follows a rollback marker to a version the repository holds, and refuses one it lacks', () => {
+    const have = {
+      development: repo('dev.example.org', [tag('1.0.0', 'a'), tag('1.1.0', 'b')], 'b'),
+      testing: repo('test.example.org', [], undefined),
+      production: repo('prod.example.org', [], undefined),
+    };
+    const marked = { ...desired('development', '1.1.0'), rollbackTo: '1.0.0' };
+    expect(plan([marked], have)[0]).toMatchObject({
+      tag: 'cernvm-system-1.0.0',
+      action: { kind: 'rollback', from: '1.1.0' },
+    });
+    const absent = { ...desired('development', '1.1.0'), rollbackTo: '0.9.0' };
+    expect(plan([absent], have)[0]!.refusals.map((r) => r.code)).toEqual(['VERSION_UNKNOWN']);
+  });
+});
+
+describe('forwardPortReminders', () => {
+  it('names the channels that pin an older version of what a hotfix upgraded', () => {
+    const hotfixed: TagState = {
+      ...tag('1.0.1', 'h'),
+      provenance: {
+        ucvm: 1,
+        version: '1.0.1',
+        identity: `sha256:${'0'.repeat(64)}`,
+        fields: {
+          system: '0'.repeat(64),
+          base: '0'.repeat(64),
+          packages: '0'.repeat(64),
+          files: '0'.repeat(64),
+        },
+        at: '2026-12-01T00:00:00Z',
+        hotfix: { reason: 'DSA', upgrades: { openssl: '3.0.15-1' } },
+      },
+    };
+    const actual = new Map<Channel, RepositoryState>([
+      ['production', repo('prod.example.org', [hotfixed], 'h')],
+    ]);
+    const manifests = new Map<Channel, Manifest>([
+      ['development', manifest('development', '1.1.0', { openssl: '3.0.15-1' })],
+      ['testing', manifest('testing', '1.1.0', { openssl: '3.0.14-1' })],
+    ]);
+    const reminders = forwardPortReminders(promotion, manifests, actual);
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0]).toMatch(
+      /^testing does not carry hotfix cernvm-system-1\.0\.1 .*openssl 3\.0\.14-1 < 3\.0\.15-1/,
+    );
   });
 });
