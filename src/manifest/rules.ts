@@ -44,6 +44,10 @@ export function checkDraftConsistency(manifest: ManifestDraft): FieldIssue[] {
     seen.add(file.path);
   });
   const { rollback, hotfix } = manifest;
+  (hotfix?.upgrades ?? []).forEach((name, index) => {
+    if (!Object.hasOwn(manifest.packages, name))
+      issues.push(error(['hotfix', 'upgrades', index], `${name} is not pinned under packages`));
+  });
   if (rollback !== undefined) {
     if (hotfix !== undefined) {
       issues.push(error(['rollback'], 'a manifest is either a hotfix or a rollback, not both'));

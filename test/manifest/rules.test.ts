@@ -97,6 +97,18 @@ describe('hotfix rules', () => {
     ]);
   });
 
+  it('names only pinned packages as the upgrades it made', () => {
+    const text = manifestText({
+      version: '4.5.1',
+      packages: patched,
+      extra: `${hotfix}  upgrades: [openssl, curl]\n`,
+    });
+    const { issues } = validateManifestText(text, 'manifests/testing.yaml');
+    expect(issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
+      'hotfix.upgrades.1: curl is not pinned under packages',
+    ]);
+  });
+
   it('requires a reason (schema)', () => {
     const text = manifestText({
       version: '4.5.1',
