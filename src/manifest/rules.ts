@@ -45,7 +45,7 @@ export function checkDraftConsistency(manifest: ManifestDraft): FieldIssue[] {
   });
   const { rollback, hotfix } = manifest;
   (hotfix?.upgrades ?? []).forEach((name, index) => {
-    if (!Object.hasOwn(manifest.packages, name))
+    if (!Object.hasOwn(manifest.packages ?? {}, name))
       issues.push(error(['hotfix', 'upgrades', index], `${name} is not pinned under packages`));
   });
   if (rollback !== undefined) {
