@@ -1,7 +1,8 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeProvenance } from '../../src/reconcile/provenance.js';
+import { serveInChild } from '../helpers/cli.js';
 import { listObjectFiles } from '../helpers/independent.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 import {
@@ -398,4 +399,39 @@ describe('ucvm reconcile, a release lifecycle on real git and real repositories'
     expect(repaired.status, repaired.stderr).toBe(0);
     expect(statusOf(repaired.report)?.[0]).toBe('development:publish:done');
   }, 180_000);
+
+  it('reads the same state over HTTP: plan --remote has nothing to do, the tree says its version', async () => {
+    const server = await serveInChild(
+      (['development', 'testing', 'production'] as const).map((c) => storageOf(root, c)),
+    );
+    try {
+      const file = path.join(root, 'pipeline', 'pipeline.yaml');
+      const text = readFileSync(file, 'utf8');
+      writeFileSync(
+        file,
+        text.replace(
+          /storage: srv\/(\S+)\n/g,
+          (_line, fqrn: string) => `storage: srv/${fqrn}\n    url: ${server.url}/${fqrn}\n`,
+        ),
+      );
+      const remote = await plan('--remote');
+      expect(remote.status, remote.stderr).toBe(0);
+      expect(remote.json.plans.map((p) => p.action.kind)).toEqual(['none', 'none', 'none']);
+      const release = await ucvmAsync([
+        'repo',
+        'cat',
+        `${server.url}/${fqrns.development}@HEAD`,
+        '/etc/ucvm-release',
+        '--keys',
+        keys,
+      ]);
+      expect(release.status, release.stderr).toBe(0);
+      expect(release.stdout).toContain('UCVM_VERSION=1.2.0');
+      expect(release.stdout).toMatch(/^UCVM_IDENTITY=sha256:[0-9a-f]{64}$/m);
+      expect(release.stdout).toMatch(/^UCVM_COMMIT=[0-9a-f]{40}$/m);
+      writeFileSync(file, text);
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
 });

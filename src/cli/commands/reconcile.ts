@@ -67,8 +67,9 @@ export function renderReconcile(report: ReconcileReport): string {
         lines.push(`${head} would ${outcome.action} ${outcome.tag}`);
         break;
       case 'done':
+        // A moved rolling tag adds no revision: the one it names is the snapshot's own.
         lines.push(
-          `${head} ${verbs[outcome.action] ?? outcome.action} ${outcome.tag} (revision ${outcome.revision ?? '?'})`,
+          `${head} ${verbs[outcome.action] ?? outcome.action} ${outcome.tag}${outcome.action === 'publish' || outcome.action === 'promote' ? ` (revision ${outcome.revision ?? '?'})` : ''}`,
         );
         break;
       case 'refused':

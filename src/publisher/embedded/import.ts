@@ -199,7 +199,6 @@ async function copySnapshot(run: ImportRun): Promise<RootInfo> {
             }
             await store(object.name, bytes);
             run.stats.objectsCopied++;
-            run.progress.advance(1);
           }),
         ),
     );
@@ -207,6 +206,7 @@ async function copySnapshot(run: ImportRun): Promise<RootInfo> {
 
   async function store(name: string, bytes: Buffer): Promise<void> {
     run.stats.bytesCopied += bytes.length;
+    run.progress.advance(bytes.length);
     if (request.dryRun === true) return;
     if (await run.context.storage.putIfAbsent(name, bytes)) run.written.push(name);
   }
