@@ -102,7 +102,12 @@ export async function reconcilePipeline(options: ReconcileOptions): Promise<Reco
   const selected = new Set(options.channels ?? pipeline.promotion);
   const channels = pipeline.promotion.filter((channel) => selected.has(channel));
   const run: Run = { options, pipeline, logger: options.logger ?? silentLogger };
-  const initial = await planPipeline({ root: options.root, channels });
+  // Package and file diffs are for people: only a dry run prints them.
+  const initial = await planPipeline({
+    root: options.root,
+    channels,
+    details: options.dryRun === true,
+  });
   if (options.dryRun === true)
     return {
       outcomes: initial.plans.map((plan) => outcomeOf(plan, plannedStatus(plan))),
