@@ -324,6 +324,10 @@ async function benchPromotion(base: string, quick: boolean) {
         met: ratio(directory.seconds) < GOALS.promotionToFullPublish,
         stats: directory.stats,
         bytesToPackageDeb: round(directory.stats.bytesCopied / changed.debBytes, 3),
+        dataBytesToPackageDeb: round(
+          (directory.stats.bytesCopied - directory.stats.catalogBytesCopied) / changed.debBytes,
+          3,
+        ),
       },
       promotionOverHttp: {
         seconds: round(http.seconds, 3),
@@ -332,6 +336,10 @@ async function benchPromotion(base: string, quick: boolean) {
         met: ratio(http.seconds) < GOALS.promotionToFullPublish,
         stats: http.stats,
         bytesToPackageDeb: round(http.stats.bytesCopied / changed.debBytes, 3),
+        dataBytesToPackageDeb: round(
+          (http.stats.bytesCopied - http.stats.catalogBytesCopied) / changed.debBytes,
+          3,
+        ),
       },
     };
   } finally {

@@ -100,6 +100,8 @@ export interface ImportStats {
   objectsCopied: number;
   /** Stored (compressed) bytes transferred, catalogs included. */
   bytesCopied: number;
+  /** Of those, the catalogs' bytes. */
+  catalogBytesCopied: number;
   seconds: number;
 }
 

@@ -1,15 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveInChild } from '../helpers/cli.js';
@@ -19,53 +9,12 @@ import {
   mountRepository,
   swissknifeCheck,
 } from '../helpers/cvmfs-client.js';
+import { describeTree } from '../helpers/describe-tree.js';
 import { makeRepo, type TestRepo } from '../helpers/repo.js';
 import { buildRichTree } from '../helpers/rich-tree.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
 const client = findCvmfsClient();
-
-/** What a mounted file system shows of a tree, comparable across the source and the mount. */
-function describeTree(root: string): Map<string, string> {
-  const result = new Map<string, string>();
-  const walk = (dir: string, relative: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      const rel = `${relative}/${name}`;
-      const st = lstatSync(full);
-      const parts = [
-        `mode=${(st.mode & 0o177777).toString(8)}`,
-        `uid=${st.uid}`,
-        `gid=${st.gid}`,
-        `mtime=${Math.floor(st.mtimeMs / 1000)}`,
-      ];
-      if (st.isFile())
-        parts.push(
-          `size=${st.size}`,
-          `sha1=${createHash('sha1').update(readFileSync(full)).digest('hex')}`,
-          `nlink=${st.nlink}`,
-        );
-      if (st.isSymbolicLink()) parts.push(`target=${readlinkSync(full)}`);
-      if (st.isCharacterDevice() || st.isBlockDevice()) parts.push(`rdev=${st.rdev}`);
-      const xattrs = execFileSync('getfattr', [
-        '-h',
-        '-d',
-        '--absolute-names',
-        '-m',
-        '^user\\.',
-        full,
-      ])
-        .toString()
-        .split('\n')
-        .filter((line) => line.startsWith('user.'));
-      if (xattrs.length > 0) parts.push(`xattrs=${xattrs.join(',')}`);
-      result.set(rel, parts.join(' '));
-      if (st.isDirectory()) walk(full, rel);
-    }
-  };
-  walk(root, '');
-  return result;
-}
 
 const SWISSKNIFE_NOTE =
   client !== undefined && client.swissknife === undefined

@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openVerifiedRepository } from '../../src/reader/open.js';
@@ -12,49 +10,13 @@ import {
   mountRepository,
   swissknifeCheck,
 } from '../helpers/cvmfs-client.js';
+import { describeTree } from '../helpers/describe-tree.js';
 import { makeRepo, masterKeysOf, type TestRepo } from '../helpers/repo.js';
 import { buildRichTree } from '../helpers/rich-tree.js';
 import { manifestLine } from '../helpers/tamper.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 
 const client = findCvmfsClient();
-
-/** Paths, modes, owners, mtimes, contents, link targets and user xattrs of a tree. */
-function describeTree(root: string): Map<string, string> {
-  const result = new Map<string, string>();
-  const walk = (dir: string, relative: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const full = path.join(dir, name);
-      const rel = `${relative}/${name}`;
-      const st = lstatSync(full);
-      const parts = [
-        `mode=${(st.mode & 0o177777).toString(8)}`,
-        `uid=${st.uid}`,
-        `gid=${st.gid}`,
-        `mtime=${Math.floor(st.mtimeMs / 1000)}`,
-      ];
-      if (st.isFile())
-        parts.push(`sha1=${createHash('sha1').update(readFileSync(full)).digest('hex')}`);
-      if (st.isSymbolicLink()) parts.push(`target=${readlinkSync(full)}`);
-      const xattrs = execFileSync('getfattr', [
-        '-h',
-        '-d',
-        '--absolute-names',
-        '-m',
-        '^user\\.',
-        full,
-      ])
-        .toString()
-        .split('\n')
-        .filter((line) => line.startsWith('user.'));
-      if (xattrs.length > 0) parts.push(`xattrs=${xattrs.join(',')}`);
-      result.set(rel, parts.join(' '));
-      if (st.isDirectory()) walk(full, rel);
-    }
-  };
-  walk(root, '');
-  return result;
-}
 
 if (client === undefined) console.log(`test/client (promotion): ${CLIENT_SKIP_REASON}`);
 
@@ -159,8 +121,21 @@ describe.skipIf(client === undefined)(
       });
       expect(manifestLine(prod.storage, 'S')).toBe('10');
       expect(await seenInProd()).toEqual(describeTree(trees.hotfix!));
-      // Every tag still mounts as published.
+      // Every tag still mounts as published, and the promoted one as the source shows it.
       expect(await seenInProd('v1')).toEqual(describeTree(trees.v1!));
+      const devMount = await mountRepository(client!, {
+        work,
+        baseUrl: `${server.url}/dev.example.org`,
+        fqrn: 'dev.example.org',
+        publicKey: path.join(dev.keys, 'dev.example.org.pub'),
+        name: 'dev-v8',
+        tag: 'v8',
+      });
+      try {
+        expect(await seenInProd('v8')).toEqual(describeTree(devMount.dir));
+      } finally {
+        devMount.unmount();
+      }
       expect(await seenInProd('prod-0')).toEqual(describeTree(trees.prod0!));
     });
 

@@ -205,3 +205,25 @@ export function cacheFile(context: EmbeddedContext): string {
 export function nextTimestamp(context: EmbeddedContext, previous: number): number {
   return Math.max(Math.floor(context.now().getTime() / 1000), previous);
 }
+
+/**
+ * Removes objects a failed write alone stored (nothing references them, and they fill the
+ * disk). What cannot be removed now is unreachable; `ucvm repo gc --apply` removes it later.
+ */
+export async function removeObjects(
+  context: EmbeddedContext,
+  names: readonly string[],
+  what: string,
+): Promise<void> {
+  let removed = 0;
+  for (const name of names) {
+    try {
+      await context.storage.remove(name);
+      removed++;
+    } catch {
+      // Left for gc.
+    }
+  }
+  if (removed > 0)
+    context.logger.warn(`removed the objects the failed ${what} wrote`, { objects: removed });
+}

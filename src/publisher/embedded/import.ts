@@ -14,6 +14,7 @@ import {
   nextTimestamp,
   putHistory,
   putMetadataObject,
+  removeObjects,
   withLock,
   type EmbeddedContext,
 } from './context.js';
@@ -68,6 +69,7 @@ export async function importSnapshot(
         objects: 0,
         objectsCopied: 0,
         bytesCopied: 0,
+        catalogBytesCopied: 0,
         seconds: 0,
       },
     };
@@ -117,7 +119,7 @@ export async function importSnapshot(
       });
       return finish({ revision, rootHash: request.rootHash, tag: request.tag, unchanged: false });
     } catch (error) {
-      if (!committed) await removeWritten(run);
+      if (!committed) await removeObjects(context, run.written, 'import');
       throw error;
     } finally {
       base.repository.close();
@@ -166,6 +168,7 @@ async function copySnapshot(run: ImportRun): Promise<RootInfo> {
       if (stored !== undefined) {
         await store(name, stored);
         run.stats.catalogsCopied++;
+        run.stats.catalogBytesCopied += stored.length;
       }
     } finally {
       reader.forgetCatalog(hashHex);
@@ -286,18 +289,4 @@ async function signImport(run: ImportRun, root: RootInfo): Promise<number> {
     keys,
   );
   return revision;
-}
-
-async function removeWritten(run: ImportRun): Promise<void> {
-  let removed = 0;
-  for (const name of run.written) {
-    try {
-      await run.context.storage.remove(name);
-      removed++;
-    } catch {
-      // What cannot be removed now is unreachable; `ucvm repo gc --apply` removes it later.
-    }
-  }
-  if (removed > 0)
-    run.context.logger.warn('removed the objects the failed import wrote', { objects: removed });
 }

@@ -18,6 +18,7 @@ import {
   nextTimestamp,
   putHistory,
   putMetadataObject,
+  removeObjects,
   storageIdentity,
   withLock,
   type EmbeddedContext,
@@ -100,7 +101,7 @@ export async function publishTree(
       });
       return result;
     } catch (error) {
-      if (run !== undefined && !committed) await removeWritten(run);
+      if (run !== undefined && !committed) await removeObjects(context, run.written, 'publish');
       throw error;
     } finally {
       cache?.close();
@@ -451,19 +452,4 @@ export function checkRollingTags(base: VerifiedBase, tags: readonly string[], fq
     throw new UcvmError('TAG_IMMUTABLE', `${fixed.join(', ')} is not a rolling tag of ${fqrn}`, {
       details: `Only the rolling tags recorded at init (${rolling.join(', ') || 'none'}) move with a publish.`,
     });
-}
-
-/** Removes the objects a failed publish wrote: nothing can reference them, and they fill the disk. */
-async function removeWritten(run: PublishRun): Promise<void> {
-  let removed = 0;
-  for (const name of run.written) {
-    try {
-      await run.context.storage.remove(name);
-      removed++;
-    } catch {
-      // What cannot be removed now is unreachable; `ucvm repo gc --apply` removes it later.
-    }
-  }
-  if (removed > 0)
-    run.context.logger.warn('removed the objects the failed publish wrote', { objects: removed });
 }
