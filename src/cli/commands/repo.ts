@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerRepoAdminCommands } from './repo-admin.js';
+import { registerExportCommand } from './repo-export.js';
 import { registerPublishCommand } from './repo-publish.js';
 import { registerRepoReadCommands } from './repo-read.js';
 
@@ -10,4 +11,5 @@ export function registerRepoCommands(program: Command): void {
   registerRepoAdminCommands(repo);
   registerPublishCommand(repo);
   registerRepoReadCommands(repo);
+  registerExportCommand(repo);
 }

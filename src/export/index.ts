@@ -1,0 +1,15 @@
+export { compareListings, expectedListing, type ListedEntry, type Mismatch } from './compare.js';
+export {
+  collectEntries,
+  decodeDevice,
+  planExport,
+  type ExportEntry,
+  type ExportPlan,
+} from './plan.js';
+export {
+  exportSquashfs,
+  listTree,
+  type SquashfsCompression,
+  type SquashfsExportOptions,
+  type SquashfsExportResult,
+} from './squashfs.js';
