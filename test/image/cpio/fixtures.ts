@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CpioEntry } from '../../../src/image/cpio/index.js';
@@ -63,4 +64,9 @@ export function parseNewc(archive: Buffer): ParsedRecord[] {
   }
   if (offset !== archive.length) throw new Error(`${archive.length - offset} bytes after trailer`);
   return records;
+}
+
+/** A digest to compare archives by: vitest's deep equality walks a Buffer byte by byte, slowly. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
