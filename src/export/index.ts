@@ -5,6 +5,7 @@ export {
   planExport,
   type ExportEntry,
   type ExportPlan,
+  type PlacedEntry,
 } from './plan.js';
 export {
   exportSquashfs,

@@ -126,6 +126,16 @@ describe('ucvm repo export --format squashfs', () => {
     );
     expect(existsSync(image)).toBe(false);
     expect(readdirSync(out)).toEqual([]);
+    // Through the library: an image already there stays as it was, the work dir is removed.
+    writeFileSync(image, 'old image');
+    const work = await tmpdir();
+    const corrupt = await open(repo);
+    await expect(
+      exportSquashfs(await corrupt.snapshot('v1'), { out: image, tmpDir: work }),
+    ).rejects.toThrow(`object ${object} does not match its hash`);
+    expect(readFileSync(image, 'utf8')).toBe('old image');
+    expect(readdirSync(out)).toEqual(['v1.squashfs']);
+    expect(readdirSync(work)).toEqual([]);
   });
 
   it('refuses a tag that does not exist and an --out in a missing directory', async () => {
