@@ -11,6 +11,7 @@ import { readProjectText } from '../project/read-text.js';
 import { writeProjectText } from '../project/write-text.js';
 import { loadPipeline } from '../reconcile/load.js';
 import { loadChannelManifest } from '../manifest/channel-file.js';
+import { checkUncommitted } from './promote.js';
 import { setScalar, setSection } from './sections.js';
 
 export interface HotfixOptions extends Pick<
@@ -68,6 +69,7 @@ export async function hotfixChannel(options: HotfixOptions): Promise<HotfixResul
     throw new UcvmError('USAGE', `${file} pins no ${unknown.join(', ')}`, {
       details: 'A hotfix upgrades packages the version has; adding packages is a normal release.',
     });
+  if (options.branch !== false) await checkUncommitted(root, file);
   const original = await readProjectText(manifestPath, { code: 'MANIFEST_INVALID' });
   const locked = await lockChannel({
     root,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import semver from 'semver';
 import { UcvmError } from '../errors.js';
-import { commitOnBranch, fileAtCommit } from '../git/index.js';
+import { commitOnBranch, committedVersionOf, fileAtCommit } from '../git/index.js';
 import { diffManifests, validateManifestText, type ManifestDiff } from '../manifest/index.js';
 import type { Channel, Manifest } from '../manifest/schema.js';
 import { readProjectText } from '../project/read-text.js';
@@ -113,6 +113,18 @@ export async function promoteChannel(options: PromoteOptions): Promise<PromoteRe
   if (promoted === undefined)
     throw new UcvmError('MANIFEST_INVALID', `the promoted ${file} does not validate`);
   await checkSameIdentity(root, promoted, sourceVersion, tag);
+  const recorded = published.identity?.digest;
+  const wanted = (await desiredVersion(promoted, root)).identity.digest;
+  if (recorded !== undefined && recorded !== wanted)
+    throw new UcvmError(
+      'VERSION_CONFLICT',
+      `${settings.name} holds ${tag} with another content than ${sourceText.file} describes`,
+      {
+        details:
+          'The manifest changed after the version was published. Promote what was published (give --version of a published, unchanged version), or publish the change as a new version first.',
+      },
+    );
+  if (options.branch !== false) await checkUncommitted(root, file);
 
   const packages = diffManifests(targetManifest, promoted);
   const title = `Promote ${system} ${version} from ${options.from} to ${options.to}`;
@@ -146,6 +158,18 @@ export async function promoteChannel(options: PromoteOptions): Promise<PromoteRe
     files: [file],
   });
   return result;
+}
+
+/** A promotion commit holds only its own edit: the target manifest must be as committed. */
+export async function checkUncommitted(root: string, file: string): Promise<void> {
+  if ((await committedVersionOf(root, file)) === undefined)
+    throw new UcvmError(
+      'USAGE',
+      `${file} has uncommitted changes (or ${root} is not a git repository)`,
+      {
+        details: 'Commit or stash them first, or edit only with --no-commit.',
+      },
+    );
 }
 
 function runningVersion(

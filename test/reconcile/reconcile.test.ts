@@ -376,6 +376,12 @@ describe('ucvm reconcile, a release lifecycle on real git and real repositories'
     ]);
     expect(absent.status).toBe(2);
     expect(absent.stderr).toContain('holds no cernvm-system-9.9.9');
+    // A promotion commit holds only its own edit.
+    editManifest(root, 'testing', `${manifestText('testing', '1.0.0', '1.0-1')}# local edit\n`);
+    const dirty = await ucvmAsync(['promote', 'development', 'testing', '--root', root]);
+    expect(dirty.status).toBe(2);
+    expect(dirty.stderr).toContain('manifests/testing.yaml has uncommitted changes');
+    git(root, 'checkout', '--', 'manifests/testing.yaml');
     (['development', 'testing', 'production'] as const).forEach((c, i) =>
       expect(publishedManifest(root, c)).toEqual(manifests[i]),
     );
