@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -73,6 +73,39 @@ describe('ucvm repo export --format squashfs', () => {
     console.log(
       `rich tree: ${result.entries} entries, ${result.files} files, ${result.bytes} bytes -> ${result.imageBytes} bytes image in ${result.seconds} s`,
     );
+  });
+
+  it('keeps sockets, block devices, setuid and odd modes, read-only directories and trusted xattrs', async () => {
+    const repo = await makeRepo();
+    const tree = await tmpdir({ 'ro/inside': 'x\n', 'bin/su': 'su\n', none: 'n\n' });
+    execFileSync('python3', [
+      '-c',
+      'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])',
+      path.join(tree, 'sock'),
+    ]);
+    execFileSync('mknod', [path.join(tree, 'loop9'), 'b', '7', '9']);
+    execFileSync('setfattr', ['-n', 'trusted.t', '-v', '0x00ff', path.join(tree, 'bin/su')]);
+    chmodSync(path.join(tree, 'bin/su'), 0o4755);
+    chmodSync(path.join(tree, 'none'), 0);
+    chmodSync(path.join(tree, 'ro'), 0o555);
+    await repo.publisher.publish({ tree, tag: 'odd' });
+    const out = await tmpdir();
+    const image = path.join(out, 'odd.squashfs');
+    const repository = await open(repo);
+    await exportSquashfs(await repository.snapshot('odd'), { out: image, compression: 'xz' });
+    const extracted = extract(image, out);
+    const seen = describeTree(extracted);
+    expect(seen).toEqual(describeTree(tree));
+    expect(seen.get('/sock')).toMatch(/^mode=140755 /);
+    expect(seen.get('/loop9')).toMatch(/^mode=60\d+ .*rdev=1801/);
+    expect(seen.get('/bin/su')).toMatch(/^mode=104755 /);
+    expect(seen.get('/none')).toMatch(/^mode=100000 /);
+    expect(
+      execFileSync('getfattr', ['-n', 'trusted.t', '-e', 'hex', path.join(extracted, 'bin/su')])
+        .toString()
+        .trim(),
+    ).toContain('trusted.t=0x00ff');
+    expect(execFileSync('unsquashfs', ['-s', image]).toString()).toContain('Compression xz');
   });
 
   it('gives the same bytes for the same snapshot, also over HTTP with the CLI', async () => {
