@@ -57,8 +57,22 @@ export async function* inflateStream(
   const settle = (): void => {
     if (failure !== undefined) throw isUcvmError(failure) ? failure : notZlib(what, failure);
   };
+  // zlib never calls a write's callback once it has failed: an error or close settles it too.
   const write = (slice: Buffer): Promise<void> =>
-    new Promise((resolve) => inflater.write(slice, () => resolve()));
+    new Promise((resolve) => {
+      if (failure !== undefined || inflater.destroyed) {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        inflater.off('error', done);
+        inflater.off('close', done);
+        resolve();
+      };
+      inflater.once('error', done);
+      inflater.once('close', done);
+      inflater.write(slice, () => done());
+    });
   try {
     for await (const chunk of input) {
       for (let at = 0; at < chunk.length && !ended; at += SLICE) {
