@@ -4,7 +4,10 @@ import { isUcvmError } from '../../src/errors.js';
 import { inflateStream } from '../../src/reader/inflate.js';
 
 async function* pieces(bytes: Buffer, size: number): AsyncGenerator<Buffer> {
-  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+  for (let at = 0; at < bytes.length; at += size) {
+    await Promise.resolve();
+    yield bytes.subarray(at, at + size);
+  }
 }
 
 async function inflateAll(bytes: Buffer, limit = 1 << 30, size = 4096): Promise<Buffer> {
