@@ -10,7 +10,7 @@ const coreFolders = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'demo/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
