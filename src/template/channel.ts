@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { encodeProvenance } from '../reconcile/provenance.js';
 import { provenanceOf, releaseFileText } from '../reconcile/provenance-of.js';
@@ -7,7 +8,9 @@ import { UcvmError } from '../errors.js';
 import { silentLogger, type Logger, type Progress } from '../log.js';
 import { loadChannelManifest } from '../manifest/channel-file.js';
 import type { Manifest } from '../manifest/index.js';
-import { createAptSource } from '../packages/apt/index.js';
+import { createAptSource, type SourceEntry } from '../packages/apt/index.js';
+import { sourcesForBase, sourcesFromPipeline } from '../lock/sources.js';
+import { loadPipeline } from '../reconcile/load.js';
 import type { PackageSource } from '../packages/package-source.js';
 import { createFallbackSource, createPool, type PackagePool } from '../packages/pool/index.js';
 import type { Publisher, PublishResult } from '../publisher/publisher.js';
@@ -49,15 +52,32 @@ export interface ChannelBuild {
 
 export { loadChannelManifest };
 
+/**
+ * The `sources` of pipeline/pipeline.yaml, for the manifest's suite, as `ucvm lock` resolves
+ * from them; undefined when the pipeline names none (the machine's apt sources are used).
+ */
+async function pipelineSources(
+  root: string,
+  manifest: Manifest,
+): Promise<SourceEntry[] | undefined> {
+  if (!existsSync(path.join(root, 'pipeline', 'pipeline.yaml'))) return undefined;
+  const { sources } = await loadPipeline(root);
+  return sources === undefined
+    ? undefined
+    : sourcesForBase(sourcesFromPipeline(sources, root), manifest.base);
+}
+
 function packageSource(
   manifest: Manifest,
   pool: PackagePool | undefined,
   options: BuildChannelOptions,
+  sources: SourceEntry[] | undefined,
 ): PackageSource {
   const logger = options.logger ?? silentLogger;
   const apt = createAptSource({
     architecture: manifest.base.architecture,
     logger,
+    ...(sources !== undefined && { sources }),
     ...(options.cacheDir !== undefined && { cacheDir: options.cacheDir }),
     ...(options.aptRoot !== undefined && { rootDir: options.aptRoot }),
     ...(options.offline === true && { offline: true }),
@@ -92,7 +112,7 @@ export async function buildChannel(options: BuildChannelOptions): Promise<Channe
         },
       ],
     },
-    source: packageSource(manifest, pool, options),
+    source: packageSource(manifest, pool, options, await pipelineSources(root, manifest)),
     filesRoot: root,
     ...(pool !== undefined && { pool }),
     ...(options.logger !== undefined && { logger: options.logger }),

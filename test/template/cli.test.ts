@@ -207,4 +207,35 @@ describe('ucvm build', () => {
     expect(result.stderr).toContain('manifests/production.yaml');
     expect(result.stderr).toContain('file not found');
   });
+
+  it('takes the packages from the pipeline sources when it names some (as ucvm lock does)', async () => {
+    const archive = await serveArchive(packages);
+    const root = await tmpdir({ 'manifests/testing.yaml': manifestText, 'os/motd': 'Welcome\n' });
+    await copyFile(archive.repo.keyring, path.join(root, 'archive.gpg'));
+    await mkdir(path.join(root, 'pipeline'));
+    await writeFile(
+      path.join(root, 'pipeline/pipeline.yaml'),
+      `repositories:\n  - name: t.example.org\n    backend: embedded\n    storage: srv/t.example.org\n    keys: keys\nchannels:\n  testing: t.example.org\npromotion: [testing]\nsources:\n  - uri: ${archive.url}\n    suite: stable\n    keyring: archive.gpg\npool: pool\n`,
+    );
+    // A machine whose apt sources name nothing: only the pipeline's source can serve.
+    const emptyMachine = await tmpdir();
+    await mkdir(path.join(emptyMachine, 'etc/apt/sources.list.d'), { recursive: true });
+    const out = path.join(await tmpdir(), 'tree');
+    const result = await ucvm([
+      'build',
+      'testing',
+      '--out',
+      out,
+      '--root',
+      root,
+      '--apt-root',
+      emptyMachine,
+      '--cache',
+      await tmpdir(),
+      '--mode',
+      'chrootless',
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(await readdir(path.join(out, 'usr/bin'))).toContain('hello');
+  });
 });
