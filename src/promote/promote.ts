@@ -26,6 +26,8 @@ export interface PromoteOptions {
   version?: string;
   /** Create this branch with one commit (default `ucvm/promote-<to>-<version>`); false: edit only. */
   branch?: string | false;
+  /** Read the source repository through its `url` (no storage access needed). */
+  remote?: boolean;
 }
 
 export interface PromoteResult {
@@ -74,7 +76,11 @@ export async function promoteChannel(options: PromoteOptions): Promise<PromoteRe
     );
   const settings = channelSettings(pipeline, options.from)!;
   const drift: string[] = [];
-  const source = await openChannelRepository(settings, { root, remote: false }, drift);
+  const source = await openChannelRepository(
+    settings,
+    { root, remote: options.remote === true },
+    drift,
+  );
   source.repository?.close();
   const sourceManifest = await loadChannelManifest(root, options.from);
   const system = sourceManifest.system.name;

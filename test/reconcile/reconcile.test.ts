@@ -435,6 +435,23 @@ describe('ucvm reconcile, a release lifecycle on real git and real repositories'
       expect(release.stdout).toContain('UCVM_VERSION=1.2.0');
       expect(release.stdout).toMatch(/^UCVM_IDENTITY=sha256:[0-9a-f]{64}$/m);
       expect(release.stdout).toMatch(/^UCVM_COMMIT=[0-9a-f]{40}$/m);
+      // A promotion can be prepared from the served repository alone (no storage access).
+      const promoted = await ucvmAsync([
+        'promote',
+        'development',
+        'testing',
+        '--remote',
+        '--no-commit',
+        '--root',
+        root,
+        '--json',
+      ]);
+      expect(promoted.status, promoted.stderr).toBe(0);
+      expect(JSON.parse(promoted.stdout)).toMatchObject({ changed: true, version: '1.2.0' });
+      expect(readFileSync(path.join(root, 'manifests/testing.yaml'), 'utf8')).toContain(
+        'version: 1.2.0',
+      );
+      git(root, 'checkout', '--', 'manifests/testing.yaml');
       writeFileSync(file, text);
     } finally {
       await server.close();

@@ -48,6 +48,7 @@ export function registerPromoteCommands(program: Command): void {
     .option('--root <dir>', 'root of the git repository', '.')
     .option('--branch <name>', 'branch to commit on (default: ucvm/promote-<to>-<version>)')
     .option('--no-commit', 'only edit the manifest')
+    .option('--remote', 'read the source repository through its url (read-only, public key only)')
     .option('--json', 'print the result as JSON (branch, commit, title, body for the pull request)')
     .addHelpText(
       'after',
@@ -70,11 +71,13 @@ Examples:
           root: string;
           branch?: string;
           commit?: boolean;
+          remote?: boolean;
           json?: boolean;
         },
       ) => {
         const branch = branchOption(options);
         const result = await promoteChannel({
+          ...(options.remote === true && { remote: true }),
           root: path.resolve(options.root),
           from: oneChannel(from),
           to: oneChannel(to),
