@@ -35,11 +35,11 @@ export function certificateSubject(fqrn: string): string {
 export async function createKeys(
   dir: string,
   fqrn: string,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; complete?: boolean } = {},
 ): Promise<KeyPaths> {
   const paths = keyPaths(dir, fqrn);
   await checkKeyDirectory(paths.dir, true);
-  if (options.force !== true) {
+  if (options.force !== true && options.complete !== true) {
     for (const path of [paths.masterKey, paths.certificateKey, paths.certificate]) {
       if (await exists(path)) {
         throw new UcvmError('KEY_EXISTS', `keys for ${fqrn} exist already: ${path}`, {
@@ -49,23 +49,42 @@ export async function createKeys(
       }
     }
   }
-  const master = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const certificateKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  await writeKeyFile(
-    paths.masterKey,
-    master.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    0o600,
-  );
-  await writeKeyFile(
-    paths.masterPublicKey,
-    master.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    0o644,
-  );
-  await writeKeyFile(
-    paths.certificateKey,
-    certificateKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    0o600,
-  );
+  // With `complete`, a set cut short (a run killed while writing it) is finished from the
+  // private keys it has; a public part without its private key is someone else's: refused.
+  const keep = options.complete === true && options.force !== true;
+  const has = async (path: string): Promise<boolean> => keep && (await exists(path));
+  const master = (await has(paths.masterKey))
+    ? await existingPair(paths.masterKey, 'master key')
+    : await refuseOrphan(paths.masterPublicKey, keep, fqrn, () =>
+        generateKeyPairSync('rsa', { modulusLength: 2048 }),
+      );
+  if (!(await has(paths.masterKey)))
+    await writeKeyFile(
+      paths.masterKey,
+      master.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      0o600,
+    );
+  const publicPem = master.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  if (await has(paths.masterPublicKey)) {
+    if (
+      (await loadPublicKey(paths.masterPublicKey)).export({ type: 'spki', format: 'pem' }) !==
+      publicPem
+    )
+      throw new UcvmError(
+        'KEY_INVALID',
+        `${paths.masterPublicKey} is not the public half of ${paths.masterKey}`,
+      );
+  } else await writeKeyFile(paths.masterPublicKey, publicPem, 0o644);
+  if (!(await has(paths.certificateKey))) {
+    await refuseOrphan(paths.certificate, keep, fqrn, () => undefined);
+    const certificateKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    await writeKeyFile(
+      paths.certificateKey,
+      certificateKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      0o600,
+    );
+  }
+  if (await has(paths.certificate)) return paths;
   // openssl writes the certificate to stdout; we put it in place like the other files.
   const certificate = await run('openssl', [
     'req',
@@ -85,6 +104,29 @@ export async function createKeys(
     0o644,
   );
   return paths;
+}
+
+async function existingPair(
+  path: string,
+  role: string,
+): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  const pem = await readPrivateKeyFile(path, role);
+  const privateKey = parseKey(path, role, () => createPrivateKey(pem));
+  return { privateKey, publicKey: createPublicKey(privateKey) };
+}
+
+async function refuseOrphan<T>(
+  publicPart: string,
+  keep: boolean,
+  fqrn: string,
+  make: () => T,
+): Promise<T> {
+  if (keep && (await exists(publicPart)))
+    throw new UcvmError('KEY_EXISTS', `${publicPart} exists without its private key (${fqrn})`, {
+      details:
+        'It belongs to keys made elsewhere: put the matching private key beside it, or remove it to make new keys.',
+    });
+  return make();
 }
 
 /** Parses a key, or fails naming the file and never its content. */

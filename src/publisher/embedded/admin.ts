@@ -97,7 +97,8 @@ export async function initRepository(
     );
     if (!keysPresent) {
       if (options.createKeys === false) await loadSigningKeys(context.keys);
-      await createKeys(context.keys.dir, context.fqrn);
+      // A set that a killed init left half-written is finished, not refused.
+      await createKeys(context.keys.dir, context.fqrn, { complete: true });
       context.logger.info('created keys', { dir: context.keys.dir });
     }
     await storageIdentity(context);
