@@ -1,24 +1,16 @@
 import pLimit from 'p-limit';
 import { objectPath } from '../../cvmfs/hash.js';
-import { TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
 import type { CatalogFile } from '../../cvmfs/catalog/sqlite.js';
 import { isUcvmError, UcvmError } from '../../errors.js';
-import { loadSigningKeys } from '../../keys/index.js';
+import { loadSigningKeys, type SigningKeys } from '../../keys/index.js';
 import { silentProgress, type Progress } from '../../log.js';
 import type { Repository } from '../../reader/repository.js';
 import type { ImportRequest, ImportResult, ImportStats } from '../publisher.js';
 import { checkTagName } from './admin.js';
 import { openVerifiedBase, type VerifiedBase } from './base.js';
-import {
-  commitManifest,
-  nextTimestamp,
-  putHistory,
-  putMetadataObject,
-  removeObjects,
-  withLock,
-  type EmbeddedContext,
-} from './context.js';
+import { nextTimestamp, removeObjects, withLock, type EmbeddedContext } from './context.js';
 import { checkRollingTags } from './publish.js';
+import { signNewRevision } from './sign-revision.js';
 
 /** Objects fetched at once: enough to hide HTTP latency, few enough to bound memory. */
 const PARALLEL_FETCHES = 8;
@@ -27,6 +19,7 @@ interface ImportRun {
   context: EmbeddedContext;
   request: ImportRequest;
   base: VerifiedBase;
+  keys: SigningKeys;
   /** Objects this run stored; removed again if it fails before it commits. */
   written: string[];
   stats: ImportStats;
@@ -61,6 +54,7 @@ export async function importSnapshot(
       context,
       request,
       base,
+      keys,
       written: [],
       progress,
       stats: {
@@ -243,50 +237,28 @@ function sourceObjectError(
   );
 }
 
-/** Writes the history and signs the new revision; returns its number. */
+/** Signs the new revision, its root catalog the source's; returns its number. */
 async function signImport(run: ImportRun, root: RootInfo): Promise<number> {
   const { context, request, base } = run;
-  const keys = await loadSigningKeys(context.keys);
-  const history = base.history;
   const previous = base.repository.manifest;
   const revision = Math.max(previous.revision + 1, root.revision);
-  const publishedAt = nextTimestamp(context, Math.max(previous.publishedAt, root.lastModified));
-  const trunk = history.get(TRUNK);
-  if (trunk !== undefined)
-    history.put({ ...trunk, name: TRUNK_PREVIOUS, description: 'default undo target' });
-  const tagged = {
-    hashHex: request.rootHash,
-    // A tag's revision is its root catalog's own (what readers and `cvmfs_server` check).
-    revision: root.revision,
-    timestamp: publishedAt,
-    size: root.size,
-    branch: '',
-  };
-  const description = request.description ?? '';
-  history.put({ ...tagged, name: TRUNK, description: 'current HEAD' });
-  if (history.get(request.tag) === undefined)
-    history.put({ ...tagged, name: request.tag, description });
-  for (const rolling of request.rollingTags ?? [])
-    history.put({ ...tagged, name: rolling, description });
-  if (previous.history !== undefined) history.setProperty('previous_revision', previous.history);
-  const historyHash = await putHistory(context, history, run.written);
-  const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X', {
-    written: run.written,
-  });
-  await commitManifest(
+  await signNewRevision(
     context,
+    base,
+    run.keys,
     {
-      rootCatalog: request.rootHash,
-      rootCatalogSize: root.size,
-      ttl: context.ttl,
+      rootHash: request.rootHash,
+      rootSize: root.size,
       revision,
-      garbageCollectable: true,
-      fqrn: context.fqrn,
-      certificate,
-      history: historyHash,
-      publishedAt,
+      // A tag's revision is its root catalog's own (what readers and `cvmfs_server` check).
+      catalogRevision: root.revision,
+      publishedAt: nextTimestamp(context, Math.max(previous.publishedAt, root.lastModified)),
+      tag: request.tag,
+      description: request.description ?? '',
+      rollingTags: request.rollingTags ?? [],
+      keepExistingTag: true,
     },
-    keys,
+    run.written,
   );
   return revision;
 }

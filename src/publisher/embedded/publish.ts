@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { objectPath } from '../../cvmfs/hash.js';
 import { automaticTagName } from '../../cvmfs/fqrn.js';
-import { TRUNK, TRUNK_PREVIOUS } from '../../cvmfs/history.js';
 import { UcvmError } from '../../errors.js';
 import { loadSigningKeys, type SigningKeys } from '../../keys/index.js';
 import { silentProgress, type Progress } from '../../log.js';
@@ -14,9 +13,7 @@ import { entryChanges, publishedSource } from './changes.js';
 import { ContentStore, type StoredContent } from './content.js';
 import {
   cacheFile,
-  commitManifest,
   nextTimestamp,
-  putHistory,
   putMetadataObject,
   removeObjects,
   storageIdentity,
@@ -26,6 +23,7 @@ import {
 import { addAutoCatalogMarkers, partitionTree } from './partition.js';
 import { rollingTagsOf } from './rolling-tags.js';
 import { scanTree } from './scan.js';
+import { signNewRevision } from './sign-revision.js';
 import { StateCache, storedObjectHashes } from './state-cache.js';
 import { isRegular, walkTree, type TreeNode } from './tree.js';
 
@@ -254,7 +252,22 @@ async function publishRun(
     });
 
   await ensureCatalogObjects(run, built);
-  await signRevision(run, built, { revision, publishedAt, tagName });
+  await signNewRevision(
+    context,
+    base,
+    run.keys,
+    {
+      rootHash: built.root.hashHex,
+      rootSize: built.root.size,
+      revision,
+      catalogRevision: revision,
+      publishedAt,
+      tag: tagName,
+      description: run.request.description ?? '',
+      rollingTags: run.request.rollingTags ?? [],
+    },
+    run.written,
+  );
   markCommitted();
   try {
     for (const record of built.records) cache.rememberCatalog(record);
@@ -396,52 +409,6 @@ async function ensureCatalogObjects(run: PublishRun, built: CatalogBuildResult):
         details: `First missing: ${missing[0]}. Nothing was signed. \`ucvm repo verify\` shows what else is gone; restore the storage from a trusted copy.`,
       },
     );
-}
-
-/** Writes the new tag database and certificate, then signs and commits the manifest. */
-async function signRevision(
-  run: PublishRun,
-  built: CatalogBuildResult,
-  { revision, publishedAt, tagName }: { revision: number; publishedAt: number; tagName: string },
-): Promise<void> {
-  const { context, base, keys } = run;
-  const history = base.history;
-  const previousManifest = base.repository.manifest;
-  const trunk = history.get(TRUNK);
-  if (trunk !== undefined)
-    history.put({ ...trunk, name: TRUNK_PREVIOUS, description: 'default undo target' });
-  const tagged = {
-    hashHex: built.root.hashHex,
-    revision,
-    timestamp: publishedAt,
-    size: built.root.size,
-    branch: '',
-  };
-  history.put({ ...tagged, name: TRUNK, description: 'current HEAD' });
-  history.put({ ...tagged, name: tagName, description: run.request.description ?? '' });
-  for (const rolling of run.request.rollingTags ?? [])
-    history.put({ ...tagged, name: rolling, description: run.request.description ?? '' });
-  if (previousManifest.history !== undefined)
-    history.setProperty('previous_revision', previousManifest.history);
-  const historyHash = await putHistory(context, history, run.written);
-  const certificate = await putMetadataObject(context, Buffer.from(keys.certificatePem), 'X', {
-    written: run.written,
-  });
-  await commitManifest(
-    context,
-    {
-      rootCatalog: built.root.hashHex,
-      rootCatalogSize: built.root.size,
-      ttl: context.ttl,
-      revision,
-      garbageCollectable: true,
-      fqrn: context.fqrn,
-      certificate,
-      history: historyHash,
-      publishedAt,
-    },
-    keys,
-  );
 }
 
 /** Only tags recorded as rolling at init may follow a publish. */
