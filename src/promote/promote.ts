@@ -118,9 +118,8 @@ export async function promoteChannel(options: PromoteOptions): Promise<PromoteRe
   const promoted = validateManifestText(newText, file).manifest;
   if (promoted === undefined)
     throw new UcvmError('MANIFEST_INVALID', `the promoted ${file} does not validate`);
-  await checkSameIdentity(root, promoted, sourceVersion, tag);
+  const wanted = await checkSameIdentity(root, promoted, sourceVersion, tag);
   const recorded = published.identity?.digest;
-  const wanted = (await desiredVersion(promoted, root)).identity.digest;
   if (recorded !== undefined && recorded !== wanted)
     throw new UcvmError(
       'VERSION_CONFLICT',
@@ -218,12 +217,13 @@ async function versionManifestText(
   });
 }
 
+/** The promoted manifest's identity digest, once it is checked to be the source's. */
 async function checkSameIdentity(
   root: string,
   promoted: Manifest,
   source: Manifest,
   tag: string,
-): Promise<void> {
+): Promise<string> {
   const [a, b] = await Promise.all([desiredVersion(promoted, root), desiredVersion(source, root)]);
   const fields = identityDifferences(a.identity, b.identity);
   if (fields.length > 0)
@@ -235,6 +235,7 @@ async function checkSameIdentity(
           'An extra file given by `source:` may differ between the channels; make them the same file.',
       },
     );
+  return a.identity.digest;
 }
 
 function promotionBody(input: {
