@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'USAGE'
   | 'MANIFEST_INVALID'
   | 'PIPELINE_INVALID'
+  | 'IMAGE_INVALID'
+  | 'CLIENT_MISSING'
   | 'FQRN_INVALID'
   | 'TAG_INVALID'
   | 'TAG_IMMUTABLE'
@@ -54,6 +56,8 @@ const inputCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'USAGE',
   'MANIFEST_INVALID',
   'PIPELINE_INVALID',
+  'IMAGE_INVALID',
+  'CLIENT_MISSING',
   'FQRN_INVALID',
   'TAG_INVALID',
   'TAG_RESERVED',

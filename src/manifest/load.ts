@@ -76,7 +76,7 @@ export function loadManifestText(
 }
 
 export function invalidFileError(
-  code: 'MANIFEST_INVALID' | 'PIPELINE_INVALID',
+  code: 'MANIFEST_INVALID' | 'PIPELINE_INVALID' | 'IMAGE_INVALID',
   file: string,
   issues: readonly Issue[],
 ): UcvmError {

@@ -6,16 +6,18 @@ import { unreadableFileIssue } from '../manifest/validate-yaml.js';
 import { locateIssues } from '../manifest/yaml-source.js';
 import type { YamlSource } from '../manifest/yaml-source.js';
 import { validatePipelineSource } from './load.js';
+import { validateImageSource } from '../image/inputs/load.js';
 import type { PipelineConfig } from './schema.js';
 
 /** A file to validate: its text, or the error reading it. */
 export type ProjectFile = { file: string; text: string } | { file: string; error: unknown };
 
-export type FileKind = 'manifest' | 'pipeline';
+export type FileKind = 'manifest' | 'pipeline' | 'image';
 
-/** `pipeline.yaml` (or `.yml`) is the pipeline file; any other YAML file is a manifest. */
+/** `pipeline.yaml` (or `.yml`) is the pipeline file, `image.yaml` the boot image's inputs; any other YAML file is a manifest. */
 export function fileKind(file: string): FileKind {
-  return /(?:^|\/)pipeline\.ya?ml$/.test(file) ? 'pipeline' : 'manifest';
+  if (/(?:^|\/)pipeline\.ya?ml$/.test(file)) return 'pipeline';
+  return /(?:^|\/)image\.ya?ml$/.test(file) ? 'image' : 'manifest';
 }
 
 export interface ProjectValidation {
@@ -39,6 +41,8 @@ export function validateProject(files: readonly ProjectFile[]): ProjectValidatio
       const result = validatePipelineSource(entry.text, entry.file);
       issues.push(...result.issues);
       if (result.value !== undefined) pipeline = { file: entry.file, config: result.value };
+    } else if (fileKind(entry.file) === 'image') {
+      issues.push(...validateImageSource(entry.text, entry.file).issues);
     } else {
       const result = validateManifestSource(entry.text, entry.file);
       issues.push(...result.issues);

@@ -19,6 +19,7 @@ const groups: Record<string, () => Promise<Register>> = {
   hotfix: async () => (await import('./promote.js')).registerPromoteCommands,
   outdated: async () => (await import('./outdated.js')).registerOutdatedCommand,
   history: async () => (await import('./history.js')).registerHistoryCommand,
+  image: async () => (await import('./image.js')).registerImageCommands,
 };
 
 /** The command a command line calls: its first argument that is not a global option. */

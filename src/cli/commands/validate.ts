@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { readProjectText } from '../../project/read-text.js';
 import path from 'node:path';
@@ -34,7 +35,8 @@ export function registerValidateCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Files named pipeline.yaml are checked as the pipeline file, any other as a channel manifest.
+Files named pipeline.yaml are checked as the pipeline file, image.yaml as the boot image's
+inputs, any other as a channel manifest.
 Exit status: 0 when there is no error (warnings allowed), 2 when there is one.
 Under GitHub Actions (GITHUB_ACTIONS=true) each issue is also printed as an annotation.
 
@@ -70,6 +72,8 @@ async function defaultTargets(root: string): Promise<Target[]> {
       .map((entry) => `manifests/${entry}`),
     'pipeline/pipeline.yaml',
   ];
+  // The boot image's inputs are optional: a project that builds no image has none.
+  if (existsSync(path.join(root, 'pipeline', 'image.yaml'))) names.push('pipeline/image.yaml');
   return names.map((name) => ({ name, location: path.join(root, name) }));
 }
 
