@@ -8,7 +8,7 @@ import {
   TAG_PATTERN,
   tagNameProblem,
 } from '../cvmfs/fqrn.js';
-import { DebianPackageName, LocalPath } from '../manifest/fields.js';
+import { LocalPath } from '../manifest/fields.js';
 import { Channel, channels } from '../manifest/schema.js';
 
 /** A fully qualified repository name; the rules and their wording are src/cvmfs/fqrn.ts's. */
@@ -78,11 +78,32 @@ export type AptSource = z.infer<typeof AptSource>;
 
 export const ImageSettings = z
   .strictObject({
-    kernelPackage: DebianPackageName.optional().meta({ description: 'Package whose kernel the image boots.' }),
-    cmdline: z.string().optional().meta({ description: 'Extra kernel command line.' }),
+    servers: z
+      .array(
+        z.string().regex(/^https?:\/\/[A-Za-z0-9.:_@%/-]+$/, {
+          error: 'expected an http(s) URL of a server, with @fqrn@ for the repository name',
+        }),
+      )
+      .min(1)
+      .optional()
+      .meta({
+        description:
+          "Stratum 1 URLs the VMs read from, @fqrn@ standing for the repository (default: each repository's url).",
+        examples: [['http://s1.example.org/cvmfs/@fqrn@']],
+      }),
+    proxy: z
+      .string()
+      .regex(/^[A-Za-z0-9.:/,;|_@%-]+$/, { error: 'expected a CernVM-FS proxy list such as http://squid:3128;DIRECT' })
+      .optional()
+      .meta({ description: 'The site proxy list the VMs use (CernVM-FS syntax; default DIRECT).' }),
+    cmdline: z
+      .string()
+      .regex(/^[^\r\n]*$/, { error: 'must be one line' })
+      .optional()
+      .meta({ description: 'Extra kernel command line.' }),
     output: LocalPath.optional().meta({ description: 'Directory the images are written to.' }),
   })
-  .meta({ description: 'Boot image settings (still loosely specified).' });
+  .meta({ description: 'Boot image settings per pipeline; the inputs are in pipeline/image.yaml.' });
 export type ImageSettings = z.infer<typeof ImageSettings>;
 
 /** A span of time: a number and a unit, `s`, `m`, `h`, `d` or `w` (e.g. `36h`, `7d`). */

@@ -28,7 +28,7 @@ sources:
     keyring: /usr/share/keyrings/debian-archive-keyring.gpg
 pool: /srv/ucvm/pool
 image:
-  kernelPackage: linux-image-amd64
+  proxy: http://squid.example.org:3128;DIRECT
   cmdline: console=ttyS0
   output: dist/images
 `;

@@ -23,7 +23,7 @@ describe('validatePipelineText', () => {
     expect(pipeline?.promotion).toEqual(['development', 'testing', 'production']);
     expect(pipeline?.channels.testing).toBe('cernvm-testing.example.org');
     expect(pipeline?.sources?.[1]?.components).toEqual(['main']);
-    expect(pipeline?.image?.kernelPackage).toBe('linux-image-amd64');
+    expect(pipeline?.image?.proxy).toBe('http://squid.example.org:3128;DIRECT');
   });
 
   it('accepts a minimal file: no sources means the machine apt sources', () => {
@@ -52,8 +52,8 @@ describe('validatePipelineText', () => {
     ['a promotion to an unmapped channel', '  production: cernvm-prod.example.org\n', '', '17:3 channels.production: missing: the promotion order goes through production, which needs a repository'],
     ['a repeated promotion step', 'pool: /srv/ucvm/pool', 'promotion: [development, testing, development]\npool: /srv/ucvm/pool', '28:35 promotion.2: development appears twice in the promotion order'],
     ['a source without a keyring', '    keyring: /usr/share/keyrings/debian-archive-keyring.gpg\n  - uri', '  - uri', '21:5 sources.0.keyring: missing required field'],
-    ['a bad kernel package name', '  kernelPackage: linux-image-amd64', '  kernelPackage: Linux', '30:18 image.kernelPackage: invalid Debian package name "Linux": lower case letters, digits, "+", "-" and ".", at least two characters, starting with a letter or digit'],
-    ['an unknown image key', '  output: dist/images', '  output: dist/images\n  kernel: vmlinuz', '33:3 image.kernel: unknown field "kernel"; allowed: kernelPackage, cmdline, output'],
+    ['a bad proxy list', '  proxy: http://squid.example.org:3128;DIRECT', '  proxy: $(reboot)', '30:10 image.proxy: expected a CernVM-FS proxy list such as http://squid:3128;DIRECT'],
+    ['an unknown image key', '  output: dist/images', '  output: dist/images\n  kernel: vmlinuz', '33:3 image.kernel: unknown field "kernel"; allowed: servers, proxy, cmdline, output'],
     ['a missing pool', 'pool: /srv/ucvm/pool\n', '', '2:1 pool: missing required field'],
   ])('reports %s', (_name, from, to, expected) => {
     const { pipeline, issues } = validatePipelineText(edit(from, to), file);

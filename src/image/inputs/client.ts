@@ -22,17 +22,23 @@ export async function fetchClientArchive(
   cacheDir: string,
 ): Promise<string> {
   if (client === undefined)
-    throw new UcvmError('CLIENT_MISSING', 'pipeline/image.yaml names no CernVM-FS client', { details: CLIENT_HOWTO });
+    throw new UcvmError('CLIENT_MISSING', 'pipeline/image.yaml names no CernVM-FS client', {
+      details: CLIENT_HOWTO,
+    });
   const location = resolveLocation(client.archive);
   const file = /^https?:\/\//.test(location)
     ? await download(location, path.join(cacheDir, `client-${client.sha256}`))
     : path.resolve(root, location);
   const actual = await sha256Of(file);
   if (actual !== client.sha256)
-    throw new UcvmError('PACKAGE_VERIFY', `the CernVM-FS client archive ${location} is not the pinned one`, {
-      details: `Its SHA-256 is ${actual}; pipeline/image.yaml pins ${client.sha256}.`,
-      where: { file: 'pipeline/image.yaml', path: 'client.sha256' },
-    });
+    throw new UcvmError(
+      'PACKAGE_VERIFY',
+      `the CernVM-FS client archive ${location} is not the pinned one`,
+      {
+        details: `Its SHA-256 is ${actual}; pipeline/image.yaml pins ${client.sha256}.`,
+        where: { file: 'pipeline/image.yaml', path: 'client.sha256' },
+      },
+    );
   return file;
 }
 
@@ -41,7 +47,9 @@ function resolveLocation(archive: string): string {
   const name = archive.slice(4);
   const value = process.env[name];
   if (value === undefined || value.trim() === '')
-    throw new UcvmError('CLIENT_MISSING', `client.archive is ${archive}, and ${name} is not set`, { details: CLIENT_HOWTO });
+    throw new UcvmError('CLIENT_MISSING', `client.archive is ${archive}, and ${name} is not set`, {
+      details: CLIENT_HOWTO,
+    });
   return value.trim();
 }
 
@@ -51,20 +59,33 @@ async function sha256Of(file: string): Promise<string> {
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UcvmError('CLIENT_MISSING', `cannot read the CernVM-FS client archive ${file} (${code ?? 'error'})`, {
-      details: CLIENT_HOWTO,
-    });
+    throw new UcvmError(
+      'CLIENT_MISSING',
+      `cannot read the CernVM-FS client archive ${file} (${code ?? 'error'})`,
+      {
+        details: CLIENT_HOWTO,
+      },
+    );
   }
   return hash.digest('hex');
 }
 
 async function download(url: string, target: string): Promise<string> {
   await mkdir(path.dirname(target), { recursive: true });
-  const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(300_000) }).catch((error: unknown) => {
-    throw new UcvmError('HTTP_FAILED', `cannot download the client archive ${url}: ${(error as Error).message}`);
+  const response = await fetch(url, {
+    redirect: 'error',
+    signal: AbortSignal.timeout(300_000),
+  }).catch((error: unknown) => {
+    throw new UcvmError(
+      'HTTP_FAILED',
+      `cannot download the client archive ${url}: ${(error as Error).message}`,
+    );
   });
   if (!response.ok || response.body === null)
-    throw new UcvmError('HTTP_FAILED', `cannot download the client archive ${url}: HTTP ${response.status}`);
+    throw new UcvmError(
+      'HTTP_FAILED',
+      `cannot download the client archive ${url}: HTTP ${response.status}`,
+    );
   const temporary = `${target}.${process.pid}.tmp`;
   const handle = await open(temporary, 'w');
   let size = 0;

@@ -99,7 +99,10 @@ class Resolver {
     for (const field of ['Pre-Depends', 'Depends']) {
       const text = getField(record.fields, field);
       if (text === undefined) continue;
-      const parsed = relationsForArchitecture(parseRelations(text, field), this.request.architecture);
+      const parsed = relationsForArchitecture(
+        parseRelations(text, field),
+        this.request.architecture,
+      );
       groups.push(...parsed);
     }
     return groups;
@@ -115,7 +118,11 @@ class Resolver {
   private pick(relation: Relation): PackageRecord | undefined {
     const { architecture, pins } = this.request;
     const real = (this.suite.byName.get(relation.name) ?? []).filter((record) =>
-      candidateSatisfies(relation, { record, version: record.version, provides: false }, architecture),
+      candidateSatisfies(
+        relation,
+        { record, version: record.version, provides: false },
+        architecture,
+      ),
     );
     const pinned = pins.get(relation.name);
     if (real.length > 0) {

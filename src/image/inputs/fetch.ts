@@ -22,22 +22,34 @@ export async function fetchImagePackages(
   const index = await source.index();
   const records: PackageRecord[] = [];
   for (const [name, pin] of Object.entries(inputs.packages).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const record = index.find(name, pin.version, inputs.base.architecture);
+    const record = [inputs.base.architecture, 'all']
+      .map((architecture) => index.find(name, pin.version, architecture))
+      .find((found) => found !== undefined);
     if (record === undefined)
       throw new UcvmError('PACKAGE_MISSING', `${name} ${pin.version} is not in the package index`, {
-        details: 'The archive dropped the pinned version: run `ucvm image lock` to pin what it has.',
+        details:
+          'The archive dropped the pinned version: run `ucvm image lock` to pin what it has.',
         where: { file: 'pipeline/image.yaml', path: `packages.${name}` },
       });
     if (record.sha256 !== pin.sha256)
-      throw new UcvmError('PACKAGE_VERIFY', `${name} ${pin.version} in the index is not the pinned package`, {
-        details: `The index lists SHA-256 ${record.sha256}; pipeline/image.yaml pins ${pin.sha256}. The archive rebuilt the package under the same version; check why before running \`ucvm image lock\`.`,
-        where: { file: 'pipeline/image.yaml', path: `packages.${name}` },
-      });
+      throw new UcvmError(
+        'PACKAGE_VERIFY',
+        `${name} ${pin.version} in the index is not the pinned package`,
+        {
+          details: `The index lists SHA-256 ${record.sha256}; pipeline/image.yaml pins ${pin.sha256}. The archive rebuilt the package under the same version; check why before running \`ucvm image lock\`.`,
+          where: { file: 'pipeline/image.yaml', path: `packages.${name}` },
+        },
+      );
     records.push(record);
   }
   const fetched: FetchedPackage[] = [];
   for (const record of records) {
-    fetched.push({ name: record.name, version: record.version, sha256: record.sha256, file: await source.fetch(record) });
+    fetched.push({
+      name: record.name,
+      version: record.version,
+      sha256: record.sha256,
+      file: await source.fetch(record),
+    });
   }
   return fetched;
 }

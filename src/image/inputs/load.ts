@@ -21,12 +21,16 @@ function imageRules(inputs: ImageInputs): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const roots: Array<[string, string[]]> = [
     [inputs.kernel, ['kernel']],
-    ...inputs.programs.map((name, index): [string, string[]] => [name, ['programs', String(index)]]),
+    ...inputs.programs.map((name, index): [string, string[]] => [
+      name,
+      ['programs', String(index)],
+    ]),
     ...inputs.files.map((name, index): [string, string[]] => [name, ['files', String(index)]]),
   ];
   const seen = new Set<string>();
   for (const [name, at] of roots) {
-    if (seen.has(name)) issues.push({ severity: 'error', path: at, message: `${name} is listed twice` });
+    if (seen.has(name))
+      issues.push({ severity: 'error', path: at, message: `${name} is listed twice` });
     seen.add(name);
     if (inputs.packages[name] === undefined)
       issues.push({

@@ -33,7 +33,10 @@ export interface ImageLockResult {
  * packages at exact versions and .deb hashes from the signed package index, keeping pinned
  * versions the index still has (unless `upgrade`). Only the `packages` block is rewritten.
  */
-export async function lockImage(root: string, options: ImageLockOptions = {}): Promise<ImageLockResult> {
+export async function lockImage(
+  root: string,
+  options: ImageLockOptions = {},
+): Promise<ImageLockResult> {
   const file = path.join(root, IMAGE_FILE);
   const text = await readProjectText(file);
   // Schema only: an unlocked file is exactly what lock is for.
@@ -44,7 +47,9 @@ export async function lockImage(root: string, options: ImageLockOptions = {}): P
   const index = await source.index();
   const previous = new Map(Object.entries(inputs.packages));
   const pins = new Map(
-    options.upgrade === true ? [] : [...previous].map(([name, pin]) => [name, pin.version] as const),
+    options.upgrade === true
+      ? []
+      : [...previous].map(([name, pin]) => [name, pin.version] as const),
   );
   const closure = resolveImageClosure({
     records: index.all(),
@@ -55,7 +60,8 @@ export async function lockImage(root: string, options: ImageLockOptions = {}): P
     pins,
   });
   const locked = new Map<string, ImagePackagePin>();
-  for (const [name, record] of closure) locked.set(name, { version: record.version, sha256: record.sha256 });
+  for (const [name, record] of closure)
+    locked.set(name, { version: record.version, sha256: record.sha256 });
   const updatedText = writeImagePins(text, locked);
   const changed = updatedText !== text;
   if (changed) {
@@ -66,7 +72,10 @@ export async function lockImage(root: string, options: ImageLockOptions = {}): P
   return { file: IMAGE_FILE, changed, pins: locked, ...difference(previous, locked) };
 }
 
-function difference(before: ReadonlyMap<string, ImagePackagePin>, after: ReadonlyMap<string, ImagePackagePin>) {
+function difference(
+  before: ReadonlyMap<string, ImagePackagePin>,
+  after: ReadonlyMap<string, ImagePackagePin>,
+) {
   const added = [...after.keys()].filter((name) => !before.has(name));
   const removed = [...before.keys()].filter((name) => !after.has(name));
   const updated = [...after]

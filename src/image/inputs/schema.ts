@@ -32,14 +32,20 @@ export const ClientArchive = z
         'The CernVM-FS client: a .deb or a .tar(.gz|.xz|.zst) of its files (usr/bin/cvmfs2 and its libraries).',
     }),
     sha256: Sha256.meta({ description: 'SHA-256 of the archive; a different file is refused.' }),
-    version: z.string().regex(/^[0-9][A-Za-z0-9.+~-]*$/, { error: 'expected a version such as 2.11.5' }),
+    version: z
+      .string()
+      .regex(/^[0-9][A-Za-z0-9.+~-]*$/, { error: 'expected a version such as 2.11.5' }),
   })
-  .meta({ description: 'The CernVM-FS client the image mounts the OS with (not a Debian package).' });
+  .meta({
+    description: 'The CernVM-FS client the image mounts the OS with (not a Debian package).',
+  });
 export type ClientArchive = z.infer<typeof ClientArchive>;
 
 const ModuleName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, { error: 'expected a kernel module name such as virtio_blk' });
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, {
+    error: 'expected a kernel module name such as virtio_blk',
+  });
 
 /**
  * pipeline/image.yaml: what every boot image is built from. The packages come from Debian
@@ -61,14 +67,16 @@ export const ImageInputs = z
         'Packages whose programs the init runs; their dependencies are pinned too, for the shared libraries.',
     }),
     files: z.array(DebianPackageName).default([]).meta({
-      description: 'Packages used for their files only (CA certificates, boot loader images): no dependencies.',
+      description:
+        'Packages used for their files only (CA certificates, boot loader images): no dependencies.',
     }),
     modules: z.array(ModuleName).default([]).meta({
       description: 'Kernel modules to add to those the init needs (their dependencies come along).',
     }),
     client: ClientArchive.optional(),
     packages: z.record(DebianPackageName, ImagePackagePin).default({}).meta({
-      description: 'The closed set: every package the image is built from. Written by ucvm image lock.',
+      description:
+        'The closed set: every package the image is built from. Written by ucvm image lock.',
     }),
   })
   .meta({ title: 'ucvm boot image inputs', description: 'pipeline/image.yaml' });

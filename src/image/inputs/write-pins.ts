@@ -7,7 +7,10 @@ const HEADER = '# The closed set the image is built from, written by `ucvm image
  * Writes the closed set into image.yaml text: only the `packages` block changes (it is
  * replaced whole, sorted by name, one flow mapping per line); every other byte stays.
  */
-export function writeImagePins(original: string, pins: ReadonlyMap<string, ImagePackagePin>): string {
+export function writeImagePins(
+  original: string,
+  pins: ReadonlyMap<string, ImagePackagePin>,
+): string {
   const text = original.endsWith('\n') || original === '' ? original : `${original}\n`;
   const block = renderPins(pins);
   const doc = parseDocument(text);

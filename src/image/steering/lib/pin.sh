@@ -43,5 +43,17 @@ ucvm_record_pin() {
       ;;
   esac
   printf '%s\n%s\n' "$2" "$3" >"$1/snapshot.new" && mv "$1/snapshot.new" "$1/snapshot" || return 1
+  [ -s "$1/force-tag" ] && head -n 1 "$1/force-tag" >"$1/force-tag.applied"
   rm -f "$1/force-tag"
+}
+
+# ucvm_request_force STATE TAG: a tag forced on the kernel command line (ucvm.force_tag)
+# applies once. A boot entry keeps carrying it, so it is not forced again while it is the last
+# one applied (force-tag.applied); another tag, or the OS writing force-tag, switches again.
+ucvm_request_force() {
+  [ -n "$2" ] || return 0
+  if [ -f "$1/force-tag.applied" ] && [ "$(cat "$1/force-tag.applied")" = "$2" ]; then
+    return 0
+  fi
+  printf '%s\n' "$2" >"$1/force-tag"
 }

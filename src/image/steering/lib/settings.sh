@@ -14,6 +14,9 @@ ucvm_cmdline_key() {
     cvmfs_repository_tag | ucvm.tag) echo cvmfs_tag ;;
     cvmfs_wait_on_squid) echo cvmfs_wait_on_squid ;;
     cvmdebug | ucvm.debug) echo debug ;;
+    ucvm.force_tag) echo force_tag ;;
+    ucvm.root) echo root_source ;;
+    ucvm.panic) echo panic ;;
     *) return 1 ;;
   esac
 }
@@ -51,7 +54,7 @@ ucvm_merge_settings() {
   done
   : >"$ucvm_merged"
   for ucvm_key in cvmfs_branch cvmfs_server cvmfs_http_proxy cvmfs_tag cvmfs_wait_on_squid \
-    resize_rootfs use_boothd debug; do
+    resize_rootfs use_boothd debug force_tag root_source panic; do
     ucvm_value=$(ucvm_context_get "$ucvm_merged.all" "$ucvm_key")
     [ -n "$ucvm_value" ] && printf '%s=%s\n' "$ucvm_key" "$ucvm_value" >>"$ucvm_merged"
   done
@@ -95,6 +98,8 @@ ucvm_client_config() {
   printf 'CVMFS_SHARED_CACHE=no\nCVMFS_CHECK_PERMISSIONS=yes\nCVMFS_IGNORE_SIGNATURE=no\n'
   printf 'CVMFS_CLAIM_OWNERSHIP=no\nCVMFS_USER=root\nCVMFS_NFILES=65536\n'
   printf 'CVMFS_TIMEOUT=5\nCVMFS_TIMEOUT_DIRECT=5\nCVMFS_MAX_RETRIES=1\nCVMFS_HIDE_MAGIC_XATTRS=yes\n'
+  # The client's argv[0] becomes @vmfs2: systemd spares such root storage daemons at shutdown.
+  printf 'CVMFS_SYSTEMD_NOKILL=yes\n'
   if [ -n "$4" ]; then
     case "$4" in
       *[!0-9a-z-]*)

@@ -23,13 +23,23 @@ ucvm_context_value() {
       case "$2" in
         *[!A-Za-z0-9.:/,\;\|_@%-]* | '') echo "not a proxy list" >&2; return 1 ;;
       esac ;;
-    cvmfs_tag | tag)
+    cvmfs_tag | tag | force_tag)
       case "$2" in
         *[!A-Za-z0-9._-]* | '' | .* | -*) echo "not a tag name" >&2; return 1 ;;
       esac ;;
     cvmfs_wait_on_squid)
       case "$2" in
         *[!0-9]* | '') echo "not a number of seconds" >&2; return 1 ;;
+      esac ;;
+    root_source)
+      case "$2" in
+        cvmfs | squashfs) ;;
+        *) echo "not cvmfs or squashfs" >&2; return 1 ;;
+      esac ;;
+    panic)
+      case "$2" in
+        shell | reboot) ;;
+        *) echo "not shell or reboot" >&2; return 1 ;;
       esac ;;
     resize_rootfs | use_boothd | debug)
       case "$2" in
