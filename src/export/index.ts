@@ -14,3 +14,12 @@ export {
   type SquashfsExportOptions,
   type SquashfsExportResult,
 } from './squashfs.js';
+export {
+  formatShelfIndex,
+  parseShelfIndex,
+  readShelfIndex,
+  recordOnShelf,
+  shelfImage,
+  withShelfEntry,
+  type ShelfEntry,
+} from './shelf.js';

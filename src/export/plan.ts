@@ -52,6 +52,8 @@ export interface ExportPlan {
   files: number;
   /** Bytes of regular-file content, each hard-link group once. */
   bytes: number;
+  /** `<path> <name>` of each POSIX ACL left out (squashfs cannot hold them). */
+  droppedAcls: string[];
 }
 
 /** A catalog entry with the mount point of the catalog it came from (hard-link groups are per catalog). */
@@ -119,6 +121,7 @@ export function planExport(placed: readonly PlacedEntry[]): ExportPlan {
   const ordered = [...byPath.values()].sort((a, b) => compareNames(a.entry.path, b.entry.path));
   const groups = new Map<string, string[]>();
   const entries: ExportEntry[] = [];
+  const droppedAcls: string[] = [];
   let files = 0;
   let bytes = 0;
   for (const { entry, catalog } of ordered) {
@@ -180,10 +183,16 @@ export function planExport(placed: readonly PlacedEntry[]): ExportPlan {
     }
     if (kind === 'chardev' || kind === 'blockdev') item.device = decodeDevice(entry.size);
     if (entry.xattrs !== undefined && entry.xattrs.size > 0) {
-      for (const name of entry.xattrs.keys())
-        if (!/^(user|trusted|security)\.[^\0]+$/.test(name))
+      const kept = new Map<string, Buffer>();
+      for (const [name, value] of entry.xattrs) {
+        // squashfs has no ACLs (the kernel's squashfs reads user, trusted and security only):
+        // an ACL is left out and reported, anything else in system.* refused.
+        if (/^system\.posix_acl_(access|default)$/.test(name)) droppedAcls.push(`${path} ${name}`);
+        else if (!/^(user|trusted|security)\.[^\0]+$/.test(name))
           throw corrupt(path, `extended attribute ${JSON.stringify(name)} cannot go in an image`);
-      item.xattrs = entry.xattrs;
+        else kept.set(name, value);
+      }
+      if (kept.size > 0) item.xattrs = kept;
     }
     entries.push(item);
   }
@@ -200,5 +209,5 @@ export function planExport(placed: readonly PlacedEntry[]): ExportPlan {
   // A group of one is no hard link.
   for (const item of entries)
     if (item.linkedTo !== undefined && !firstOf.has(item.path)) delete item.linkedTo;
-  return { entries, files, bytes };
+  return { entries, files, bytes, droppedAcls };
 }

@@ -64,6 +64,8 @@ export interface SquashfsExportResult {
   mkfsTime: number;
   /** Paths compared with the extracted image (all of them). */
   checked: number;
+  /** POSIX ACLs of the snapshot that squashfs cannot hold (`<path> <name>`). */
+  droppedAcls: string[];
   seconds: number;
 }
 
@@ -412,6 +414,7 @@ export async function exportSquashfs(
       compression,
       mkfsTime,
       checked: plan.entries.length,
+      droppedAcls: plan.droppedAcls,
       seconds: Math.round(performance.now() - started) / 1000,
     };
   } catch (error) {

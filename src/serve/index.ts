@@ -39,9 +39,10 @@ export interface RunningServer {
 
 const defaultTimeouts: ServeTimeouts = { headers: 10_000, request: 30_000, idle: 60_000 };
 
-// Only what a client may fetch: never the lock, temporaries, or anything else in the directory.
+// Only what a client may fetch: never the lock, temporaries, or anything else in the directory;
+// and the shelf of squashfs exports (src/export/shelf.ts) for boots without a client.
 const servable =
-  /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfs_master_replica|\.cvmfsreflog|data\/[0-9a-f]{2}\/[0-9a-f]{38}(?:-rmd160|-shake128)?[PCHXM]?)$/;
+  /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfs_master_replica|\.cvmfsreflog|data\/[0-9a-f]{2}\/[0-9a-f]{38}(?:-rmd160|-shake128)?[PCHXM]?|exports\/(?:tags|[0-9a-f]{40,}\.squashfs))$/;
 
 /** The decoded path of a request target (origin or absolute form), or undefined if malformed. */
 function requestPath(target: string): string | undefined {

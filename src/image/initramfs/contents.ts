@@ -7,6 +7,8 @@ import { followInTree, libraryClosure } from '../closure/libraries.js';
 
 /** The programs the stages run besides busybox, as the packages install them. */
 export const INIT_PROGRAMS = [
+  // mkfs.ext4, not mke2fs: busybox's sh runs its own mke2fs applet whatever PATH says.
+  'mkfs.ext4',
   'mke2fs',
   'e2fsck',
   'tune2fs',

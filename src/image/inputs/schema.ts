@@ -41,11 +41,9 @@ export const ClientArchive = z
   });
 export type ClientArchive = z.infer<typeof ClientArchive>;
 
-const ModuleName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, {
-    error: 'expected a kernel module name such as virtio_blk',
-  });
+const ModuleName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, {
+  error: 'expected a kernel module name such as virtio_blk',
+});
 
 /**
  * pipeline/image.yaml: what every boot image is built from. The packages come from Debian

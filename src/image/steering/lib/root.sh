@@ -33,13 +33,14 @@ ucvm_http_proxy() {
   unset ucvm_proxy
 }
 
-# ucvm_fetch SETTINGS URL OUT: one HTTP GET through the settings' proxy.
+# ucvm_fetch SETTINGS URL OUT [SECONDS]: one HTTP GET through the settings' proxy, bounded
+# in time (default 30 s; busybox wget's own -T crashes this busybox, so `timeout` bounds it).
 ucvm_fetch() {
   ucvm_via=$(ucvm_http_proxy "$1")
   if [ -n "$ucvm_via" ]; then
-    http_proxy=$ucvm_via wget -q -T 20 -O "$3" "$2"
+    http_proxy=$ucvm_via timeout "${4:-30}" wget -q -O "$3" "$2"
   else
-    wget -q -T 20 -O "$3" "$2"
+    timeout "${4:-30}" wget -q -O "$3" "$2"
   fi
 }
 
@@ -76,7 +77,7 @@ ucvm_mount_squashfs() {
   ucvm_image="$2/images/$8.squashfs"
   if [ ! -f "$ucvm_image" ]; then
     [ "$9" = - ] && { echo "ucernvm: no image of the pinned root hash $8 here or on the shelf" >&2; return 1; }
-    ucvm_fetch "$1" "$ucvm_shelf/$8.squashfs" "$ucvm_image.part" ||
+    ucvm_fetch "$1" "$ucvm_shelf/$8.squashfs" "$ucvm_image.part" 1800 ||
       { echo "ucernvm: cannot fetch $ucvm_shelf/$8.squashfs" >&2; rm -f "$ucvm_image.part"; return 1; }
     if [ "$(sha256sum "$ucvm_image.part" | cut -d' ' -f1)" != "$9" ]; then
       echo "ucernvm: $ucvm_shelf/$8.squashfs does not have the SHA-256 of the index" >&2

@@ -4,6 +4,5 @@
 ucvm_stage_context() {
   mkdir -p /run/ucvm/context
   [ "$UCVM_FIRST_BOOT" = yes ] || return 0
-  ucvm_context_collect /run/ucvm/context
-  ucvm_info "context: $(cat /run/ucvm/context/source 2>/dev/null || echo none)"
+  ucvm_info "context: $(ucvm_context_collect /run/ucvm/context)"
 }

@@ -3,7 +3,7 @@
 # context and the log there, and settle the settings (image < kernel command line < context).
 ucvm_stage_scratch() {
   if [ "$UCVM_FIRST_BOOT" = yes ]; then
-    UCVM_SCRATCH=$(ucvm_prepare_scratch UROOT) ||
+    UCVM_SCRATCH=$(ucvm_prepare_scratch UROOT "$(ucvm_context_get /run/ucvm/context/ucontext use_boothd)") ||
       ucvm_panic 'no scratch disk: attach an empty disk, or boot from a disk with free space'
   fi
   e2fsck -p "$UCVM_SCRATCH" >>"$UCVM_LOG" 2>&1
@@ -14,8 +14,10 @@ ucvm_stage_scratch() {
   UCVM_LOG=/root.rw/ulogs/boot.log
   if [ "$UCVM_FIRST_BOOT" = yes ]; then
     ucvm_context_persist /run/ucvm/context /root.rw/context
-  else
-    ucvm_context_restore /root.rw/context /run/ucvm/context
+  elif ! ucvm_context_restore /root.rw/context /run/ucvm/context >/dev/null; then
+    # A scratch disk made by a first boot that stopped before keeping the context.
+    ucvm_context_collect /run/ucvm/context >/dev/null
+    ucvm_context_persist /run/ucvm/context /root.rw/context
   fi
   ucvm_merge_settings /run/ucvm/settings /etc/ucvm/image.conf /run/ucvm/cmdline \
     /run/ucvm/context/ucontext
