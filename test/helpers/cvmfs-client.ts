@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -134,3 +134,21 @@ export async function swissknifeCheck(
   if (options.tag !== undefined) args.push('-n', options.tag);
   return runAsync(client.swissknife!, args, clientEnv(client), 120_000);
 }
+
+/**
+ * An archive of the client's files for a boot image (usr/bin/cvmfs2 and its libraries), when
+ * this machine has one: $UCVM_CVMFS_CLIENT_ARCHIVE, else /opt/cvmfs/cvmfs-client-*.tar.gz.
+ */
+export function findClientArchive(): string | undefined {
+  const fromEnv = process.env.UCVM_CVMFS_CLIENT_ARCHIVE;
+  if (fromEnv !== undefined && fromEnv !== '') return existsSync(fromEnv) ? fromEnv : undefined;
+  const dir = '/opt/cvmfs';
+  if (!existsSync(dir)) return undefined;
+  const found = readdirSync(dir)
+    .filter((name) => /^cvmfs-client-.*\.tar(\.gz|\.xz|\.zst)?$/.test(name))
+    .sort();
+  return found.length === 0 ? undefined : path.join(dir, found[found.length - 1]!);
+}
+
+export const CLIENT_ARCHIVE_SKIP_REASON =
+  'no archive of the real cvmfs2 client for a boot image here (set UCVM_CVMFS_CLIENT_ARCHIVE, or put cvmfs-client-<version>.tar.gz in /opt/cvmfs); skipped, not passed';

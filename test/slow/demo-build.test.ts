@@ -4,24 +4,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadChannelManifest, buildChannel } from '../../src/template/channel.js';
 import { readInstalledPackages } from '../../src/template/installed-set.js';
-import { readAptSources } from '../../src/packages/apt/sources.js';
+import { archiveProblem } from './archive.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-
-/** The archive is reachable if the first apt source answers for its InRelease within a few seconds. */
-async function archiveProblem(): Promise<string | undefined> {
-  const sources = await readAptSources('/').catch(() => []);
-  const first = sources.find((source) => source.uri.startsWith('http'));
-  if (first === undefined) return 'this machine has no http apt source';
-  const url = `${first.uri.replace(/\/$/, '')}/dists/${first.suite}/InRelease`;
-  try {
-    const response = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(8000) });
-    return response.ok ? undefined : `${url} answered HTTP ${response.status}`;
-  } catch (error) {
-    return `${url} is unreachable (${(error as Error).message})`;
-  }
-}
 
 const unreachable = await archiveProblem();
 

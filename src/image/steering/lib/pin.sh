@@ -45,6 +45,9 @@ ucvm_record_pin() {
   printf '%s\n%s\n' "$2" "$3" >"$1/snapshot.new" && mv "$1/snapshot.new" "$1/snapshot" || return 1
   [ -s "$1/force-tag" ] && head -n 1 "$1/force-tag" >"$1/force-tag.applied"
   rm -f "$1/force-tag"
+  # On disk now: a machine powered off right after boot must come back on the same snapshot
+  # (a new file's data waits for writeback long after its rename is committed).
+  sync
 }
 
 # ucvm_request_force STATE TAG: a tag forced on the kernel command line (ucvm.force_tag)

@@ -91,30 +91,36 @@ ucvm_mount_squashfs() {
   for ucvm_old in "$2"/images/*.squashfs; do
     [ "$ucvm_old" = "$ucvm_image" ] || rm -f "$ucvm_old"
   done
-  printf '%s %s\n' "$8" "$7"
+  # A pinned machine stays on the tag it was pinned with, whatever other tags the image has.
+  [ "$3" = pinned ] && printf '%s %s\n' "$8" "$4" || printf '%s %s\n' "$8" "$7"
   unset ucvm_shelf ucvm_index ucvm_entry ucvm_image ucvm_old
 }
 
 # ucvm_mount_cvmfs SETTINGS SCRATCH MODE TAG [HASH] MOUNTPOINT: prints "<hash> <tag>".
 ucvm_mount_cvmfs() {
-  ucvm_repo=$(ucvm_context_get "$1" cvmfs_branch)
-  ucvm_config=/etc/cvmfs/config.d/$ucvm_repo.conf
+  # Its own variable names: ucvm_client_config (lib/settings.sh) unsets the ones it uses.
+  ucvm_mc_repo=$(ucvm_context_get "$1" cvmfs_branch)
+  ucvm_mc_config=/etc/cvmfs/config.d/$ucvm_mc_repo.conf
   mkdir -p /etc/cvmfs/config.d "$2/cache"
   # The tag to mount goes into the settings the configuration is written from.
   grep -v '^cvmfs_tag=' "$1" >/run/ucvm/mount-settings
   echo "cvmfs_tag=$4" >>/run/ucvm/mount-settings
-  [ "$3" = pinned ] && ucvm_pin=$5 || ucvm_pin=
-  ucvm_client_config /run/ucvm/mount-settings "$2/cache" "/etc/cvmfs/keys/$ucvm_repo" $ucvm_pin \
-    >"$ucvm_config" || return 1
-  ucvm_log "$(cat "$ucvm_config")"
-  cvmfs2 -o "allow_other,config=$ucvm_config" "$ucvm_repo" "$6" >>"$UCVM_LOG" 2>&1 || {
-    [ -f "$2/cache/usyslog" ] && tail -n 20 "$2/cache/usyslog"
+  [ "$3" = pinned ] && ucvm_mc_pin=$5 || ucvm_mc_pin=
+  ucvm_client_config /run/ucvm/mount-settings "$2/cache" "/etc/cvmfs/keys/$ucvm_mc_repo" $ucvm_mc_pin \
+    >"$ucvm_mc_config" || return 1
+  ucvm_log "$(cat "$ucvm_mc_config")"
+  if ! cvmfs2 -o "allow_other,config=$ucvm_mc_config" "$ucvm_mc_repo" "$6" >/run/ucvm/cvmfs2.out 2>&1; then
+    # Why, on the console: the client's own words and its log.
+    cat /run/ucvm/cvmfs2.out >&2
+    [ -f "$2/cache/usyslog" ] && tail -n 20 "$2/cache/usyslog" >&2
+    cat /run/ucvm/cvmfs2.out >>"$UCVM_LOG"
     return 1
-  }
-  ucvm_hash=$(getfattr --only-values -n user.root_hash "$6" 2>/dev/null)
-  case "$ucvm_hash" in
+  fi
+  cat /run/ucvm/cvmfs2.out >>"$UCVM_LOG"
+  ucvm_mc_hash=$(getfattr --only-values -n user.root_hash "$6" 2>/dev/null)
+  case "$ucvm_mc_hash" in
     '' | *[!0-9a-f]*) echo "ucernvm: cannot read the root hash of the mounted repository" >&2; return 1 ;;
   esac
-  printf '%s %s\n' "$ucvm_hash" "$4"
-  unset ucvm_repo ucvm_config ucvm_pin ucvm_hash
+  printf '%s %s\n' "$ucvm_mc_hash" "$4"
+  unset ucvm_mc_repo ucvm_mc_config ucvm_mc_pin ucvm_mc_hash
 }

@@ -8,5 +8,6 @@ ucvm_stage_hand_over() {
     mkdir -p "/root$ucvm_fs"
     mount --move "$ucvm_fs" "/root$ucvm_fs" || ucvm_warn "cannot move $ucvm_fs into the new root"
   done
+  sync
   exec switch_root -c /dev/console /root /sbin/init
 }
