@@ -51,4 +51,26 @@ describe('snapshot selection and pinning (busybox sh)', () => {
     expect(sh(state, 'ucvm_record_pin "$0" "$1" HEAD', '../../etc').status).toBe(1);
     expect(readFileSync(path.join(state, 'snapshot'), 'utf8')).toBe('not a hash\nHEAD\n');
   });
+
+  it('applies a tag forced on the kernel command line once, though the boot entry keeps carrying it', async () => {
+    const state = await tmpdir();
+    sh(state, 'ucvm_record_pin "$0" "$1" HEAD', HASH);
+    const boot = (forced: string): string => {
+      sh(state, 'ucvm_request_force "$0" "$1"', forced);
+      return select(state);
+    };
+    expect(boot('cernvm-system-1.0.0')).toBe('fresh cernvm-system-1.0.0');
+    const older = 'b'.repeat(40);
+    sh(state, 'ucvm_record_pin "$0" "$1" cernvm-system-1.0.0', older);
+    expect(readFileSync(path.join(state, 'force-tag.applied'), 'utf8')).toBe(
+      'cernvm-system-1.0.0\n',
+    );
+    // The same parameter on the next boots: pinned, not switched again.
+    expect(boot('cernvm-system-1.0.0')).toBe(`pinned ${older} cernvm-system-1.0.0`);
+    expect(boot('cernvm-system-1.0.0')).toBe(`pinned ${older} cernvm-system-1.0.0`);
+    // Another tag switches again; no parameter leaves the pin alone.
+    expect(boot('cernvm-system-1.1.0')).toBe('fresh cernvm-system-1.1.0');
+    sh(state, 'ucvm_record_pin "$0" "$1" cernvm-system-1.1.0', HASH);
+    expect(boot('')).toBe(`pinned ${HASH} cernvm-system-1.1.0`);
+  });
 });
