@@ -102,6 +102,13 @@ export const ImageSettings = z
       .optional()
       .meta({ description: 'Extra kernel command line.' }),
     output: LocalPath.optional().meta({ description: 'Directory the images are written to.' }),
+    rootSource: z
+      .enum(['cvmfs', 'squashfs'])
+      .optional()
+      .meta({
+        description:
+          'What the images reconcile builds mount: the CernVM-FS client (default) or the squashfs shelf.',
+      }),
   })
   .meta({ description: 'Boot image settings per pipeline; the inputs are in pipeline/image.yaml.' });
 export type ImageSettings = z.infer<typeof ImageSettings>;

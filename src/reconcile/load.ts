@@ -1,3 +1,4 @@
+import { planImages, type ImagePlan } from '../image/plan.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { UcvmError, isUcvmError } from '../errors.js';
@@ -38,6 +39,8 @@ export interface PipelinePlan {
   drift: string[];
   /** Reminders that need no action from reconcile (e.g. forward-port a hotfix). */
   warnings: string[];
+  /** Each channel's boot image (none when the project has no pipeline/image.yaml). */
+  images: ImagePlan[];
 }
 
 export interface PlanOptions {
@@ -186,7 +189,12 @@ export async function planPipeline(options: PlanOptions): Promise<PipelinePlan> 
       for (const plan of plans) await describeChanges(plan, options.root, manifests, opened);
     const warnings = forwardPortReminders(pipeline.promotion, manifests, actual);
     drift.push(...(await unexplainedTags(options.root, pipeline.promotion, actual, manifests)));
-    return { plans, drift, warnings };
+    const images = await planImages(
+      options.root,
+      pipeline,
+      pipeline.promotion.filter((channel) => selected.has(channel)),
+    );
+    return { plans, drift, warnings, images };
   } finally {
     for (const { repository } of opened.values()) repository?.close();
   }

@@ -1,3 +1,4 @@
+import type { ImagePlan } from '../image/plan.js';
 import type { ChannelChanges, ChannelPlan } from './plan.js';
 import type { PipelinePlan } from './load.js';
 
@@ -56,7 +57,14 @@ export function changeLines(changes: ChannelChanges | undefined): string[] {
 
 /** True if applying the plan would change any repository. */
 export function hasChanges(plan: PipelinePlan): boolean {
-  return plan.plans.some((channel) => channel.action.kind !== 'none');
+  return (
+    plan.plans.some((channel) => channel.action.kind !== 'none') ||
+    plan.images.some((image) => image.action === 'build')
+  );
+}
+
+function imageText(image: ImagePlan): string {
+  return image.action === 'build' ? `build ${image.name} (${image.reason})` : `${image.name} up to date`;
 }
 
 export function hasRefusals(plan: PipelinePlan): boolean {
@@ -74,6 +82,7 @@ export function renderText(plan: PipelinePlan): string {
   for (const channel of plan.plans)
     for (const refusal of channel.refusals)
       lines.push(`refused ${channel.channel}: ${refusal.code}: ${refusal.message}`);
+  for (const image of plan.images) lines.push(`image ${image.channel.padEnd(12)} ${imageText(image)}`);
   for (const drift of plan.drift) lines.push(`drift: ${drift}`);
   for (const warning of plan.warnings) lines.push(`warning: ${warning}`);
   lines.push(hasChanges(plan) ? 'the repositories differ from the manifests' : 'nothing to do');
@@ -103,6 +112,13 @@ export function renderMarkdown(plan: PipelinePlan): string {
     if (details.length > 0)
       lines.push('', `**${channel.channel}**`, '', ...details.map((line) => `- ${escape(line)}`));
   }
+  if (plan.images.length > 0)
+    lines.push(
+      '',
+      '**Boot images**',
+      '',
+      ...plan.images.map((image) => `- ${image.channel}: ${escape(imageText(image))}`),
+    );
   if (refusals.length > 0) lines.push('', '**Refused**', '', ...refusals);
   if (plan.drift.length > 0)
     lines.push('', '**Drift**', '', ...plan.drift.map((d) => `- ${escape(d)}`));

@@ -33,7 +33,8 @@ import { BOOT_SENTINEL, grubConfig, grubImage } from '../iso/grub.js';
 import { writeIso } from '../iso/xorriso.js';
 import { buildInitramfs } from './initramfs.js';
 import type { InitramfsReport } from './initramfs.js';
-import { bootSettings, settingsCmdline, settingsFile } from './settings.js';
+import { imageIdentity } from './identity.js';
+import { settingsFile } from './settings.js';
 import type { BootSettings, RootSource } from './settings.js';
 import { steeringDir } from './steering-dir.js';
 
@@ -60,6 +61,8 @@ export interface Artifact {
 
 export interface ImageBuildResult {
   name: string;
+  /** The digest of the inputs (build/identity.ts): plan compares it with the last build's. */
+  identity: string;
   version: string;
   channel: Channel;
   settings: BootSettings;
@@ -87,12 +90,11 @@ export async function buildImage(options: ImageBuildOptions): Promise<ImageBuild
       'PIPELINE_INVALID',
       `channel ${options.channel} has no repository in pipeline.yaml`,
     );
-  const rootSource = options.rootSource ?? 'cvmfs';
-  const settings = bootSettings(pipeline, repository, rootSource);
+  const rootSource = options.rootSource ?? pipeline.image?.rootSource ?? 'cvmfs';
+  const { settings, cmdline, identity, name } = await imageIdentity(inputs, pipeline, options.channel, rootSource);
   const epoch = options.sourceDateEpoch ?? defaultEpoch(inputs.version);
   const compression = options.compression ?? 'zstd';
   const outDir = path.resolve(options.root, options.out ?? pipeline.image?.output ?? 'dist/images');
-  const name = `ucvm-${options.channel}-${inputs.version}`;
   const cacheDir = options.cacheDir ?? path.join(os.homedir(), '.cache', 'ucvm', 'image');
 
   const clientArchive =
@@ -117,7 +119,6 @@ export async function buildImage(options: ImageBuildOptions): Promise<ImageBuild
     );
     if (clientArchive !== undefined) await extractClientArchive(clientArchive, tree);
     const kernel = await findKernel(tree);
-    const cmdline = [settingsCmdline(settings), pipeline.image?.cmdline ?? ''].join(' ').trim();
     const versionText = `${settings.repository} at ${settings.tag}, ucvm image ${inputs.version} (${options.channel})\n`;
     await mkdir(outDir, { recursive: true });
     const initrdOut = path.join(outDir, `${name}.initrd`);
@@ -149,6 +150,7 @@ export async function buildImage(options: ImageBuildOptions): Promise<ImageBuild
     await copyFile(kernel.vmlinuz, kernelOut);
     const result: ImageBuildResult = {
       name,
+      identity,
       version: inputs.version,
       channel: options.channel,
       settings,
@@ -298,6 +300,7 @@ async function writeOutputs(
   }
   const description = {
     name: result.name,
+    identity: result.identity,
     version: result.version,
     channel: result.channel,
     boots: result.settings,
