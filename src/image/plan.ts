@@ -37,7 +37,12 @@ export async function planImages(
   const out = imageOutput(root, pipeline);
   const plans: ImagePlan[] = [];
   for (const channel of channels) {
-    const wanted = await imageIdentity(inputs, pipeline, channel, pipeline.image?.rootSource ?? 'cvmfs');
+    const wanted = await imageIdentity(
+      inputs,
+      pipeline,
+      channel,
+      pipeline.image?.rootSource ?? 'cvmfs',
+    );
     const description = path.join(out, `${wanted.name}.json`);
     const built = await readIdentity(description);
     const plan: ImagePlan = {

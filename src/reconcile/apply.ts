@@ -1,3 +1,4 @@
+import type { ImagePlan } from '../image/plan.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isUcvmError, UcvmError } from '../errors.js';
@@ -44,6 +45,8 @@ export interface ReconcileOptions {
   };
   /** Spool directories of the publishers (default: under ~/.cache/ucvm/spool). */
   spoolDir?: string;
+  /** Build the channels' boot images whose inputs changed (default true). */
+  images?: boolean;
   /** Create repositories that do not exist yet (and their keys, if there are none). */
   init?: { whitelistDays: number };
 }
@@ -74,11 +77,21 @@ export interface ChannelOutcome {
   refusals?: Refusal[];
 }
 
+export interface ImageOutcome {
+  channel: Channel;
+  name: string;
+  status: 'unchanged' | 'planned' | 'built' | 'failed' | 'skipped';
+  /** Why it was (to be) built, what it wrote, or why it failed. */
+  detail: string;
+}
+
 export interface ReconcileReport {
   outcomes: ChannelOutcome[];
   drift: string[];
   warnings: string[];
   dryRun: boolean;
+  /** The channels' boot images (none without pipeline/image.yaml, or with images: false). */
+  images: ImageOutcome[];
 }
 
 /** Checks reconcile runs itself, when a gate asks for them. */
@@ -108,12 +121,19 @@ export async function reconcilePipeline(options: ReconcileOptions): Promise<Reco
     channels,
     details: options.dryRun === true,
   });
+  const imagePlans = options.images === false ? [] : initial.images;
   if (options.dryRun === true)
     return {
       outcomes: initial.plans.map((plan) => outcomeOf(plan, plannedStatus(plan))),
       drift: initial.drift,
       warnings: initial.warnings,
       dryRun: true,
+      images: imagePlans.map((image) => ({
+        channel: image.channel,
+        name: image.name,
+        status: image.action === 'build' ? 'planned' : 'unchanged',
+        detail: image.reason,
+      })),
     };
   const outcomes: ChannelOutcome[] = [];
   let stopped = false;
@@ -137,7 +157,50 @@ export async function reconcilePipeline(options: ReconcileOptions): Promise<Reco
     }
     outcomes.push(await applyChannel(run, plan));
   }
-  return { outcomes, drift: initial.drift, warnings: initial.warnings, dryRun: false };
+  const images = await buildImages(run, imagePlans, stopped);
+  return { outcomes, drift: initial.drift, warnings: initial.warnings, dryRun: false, images };
+}
+
+/**
+ * The boot images whose inputs changed, after the repositories (an image boots what its
+ * channel publishes). A failed image build is reported and the next image still tried: the
+ * repositories are done, and the next run builds what is missing.
+ */
+async function buildImages(
+  run: Run,
+  plans: readonly ImagePlan[],
+  stopped: boolean,
+): Promise<ImageOutcome[]> {
+  const outcomes: ImageOutcome[] = [];
+  for (const image of plans) {
+    const base = { channel: image.channel, name: image.name };
+    if (image.action === 'none')
+      outcomes.push({ ...base, status: 'unchanged', detail: image.reason });
+    else if (stopped)
+      outcomes.push({ ...base, status: 'skipped', detail: 'a channel was refused' });
+    else {
+      try {
+        const { buildImage } = await import('../image/build/build.js');
+        const built = await buildImage({
+          root: run.options.root,
+          channel: image.channel,
+          logger: run.logger,
+          ...(run.options.build?.cacheDir !== undefined && {
+            cacheDir: run.options.build.cacheDir,
+          }),
+          ...(run.options.build?.offline === true && { offline: true }),
+        });
+        const files = [built.iso, built.qcow2]
+          .filter((item) => item !== undefined)
+          .map((item) => item.file);
+        outcomes.push({ ...base, status: 'built', detail: `${image.reason}: ${files.join(', ')}` });
+      } catch (error) {
+        if (!isUcvmError(error)) throw error;
+        outcomes.push({ ...base, status: 'failed', detail: `${error.code}: ${error.message}` });
+      }
+    }
+  }
+  return outcomes;
 }
 
 function plannedStatus(plan: ChannelPlan): OutcomeStatus {

@@ -64,7 +64,9 @@ export function hasChanges(plan: PipelinePlan): boolean {
 }
 
 function imageText(image: ImagePlan): string {
-  return image.action === 'build' ? `build ${image.name} (${image.reason})` : `${image.name} up to date`;
+  return image.action === 'build'
+    ? `build ${image.name} (${image.reason})`
+    : `${image.name} up to date`;
 }
 
 export function hasRefusals(plan: PipelinePlan): boolean {
@@ -82,7 +84,8 @@ export function renderText(plan: PipelinePlan): string {
   for (const channel of plan.plans)
     for (const refusal of channel.refusals)
       lines.push(`refused ${channel.channel}: ${refusal.code}: ${refusal.message}`);
-  for (const image of plan.images) lines.push(`image ${image.channel.padEnd(12)} ${imageText(image)}`);
+  for (const image of plan.images)
+    lines.push(`image ${image.channel.padEnd(12)} ${imageText(image)}`);
   for (const drift of plan.drift) lines.push(`drift: ${drift}`);
   for (const warning of plan.warnings) lines.push(`warning: ${warning}`);
   lines.push(hasChanges(plan) ? 'the repositories differ from the manifests' : 'nothing to do');

@@ -53,7 +53,7 @@ describe('validatePipelineText', () => {
     ['a repeated promotion step', 'pool: /srv/ucvm/pool', 'promotion: [development, testing, development]\npool: /srv/ucvm/pool', '28:35 promotion.2: development appears twice in the promotion order'],
     ['a source without a keyring', '    keyring: /usr/share/keyrings/debian-archive-keyring.gpg\n  - uri', '  - uri', '21:5 sources.0.keyring: missing required field'],
     ['a bad proxy list', '  proxy: http://squid.example.org:3128;DIRECT', '  proxy: $(reboot)', '30:10 image.proxy: expected a CernVM-FS proxy list such as http://squid:3128;DIRECT'],
-    ['an unknown image key', '  output: dist/images', '  output: dist/images\n  kernel: vmlinuz', '33:3 image.kernel: unknown field "kernel"; allowed: servers, proxy, cmdline, output'],
+    ['an unknown image key', '  output: dist/images', '  output: dist/images\n  kernel: vmlinuz', '33:3 image.kernel: unknown field "kernel"; allowed: servers, proxy, cmdline, output, rootSource'],
     ['a missing pool', 'pool: /srv/ucvm/pool\n', '', '2:1 pool: missing required field'],
   ])('reports %s', (_name, from, to, expected) => {
     const { pipeline, issues } = validatePipelineText(edit(from, to), file);

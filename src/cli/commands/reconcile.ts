@@ -12,6 +12,7 @@ interface ReconcileCliOptions {
   root: string;
   channel?: string[];
   dryRun?: boolean;
+  images?: boolean;
   wait: string;
   json?: boolean;
   cache?: string;
@@ -83,11 +84,23 @@ export function renderReconcile(report: ReconcileReport): string {
     for (const [check, passed] of Object.entries(outcome.checks ?? {}))
       lines.push(`${' '.repeat(45)} check ${check}: ${passed ? 'passed' : 'FAILED'} (recorded)`);
   }
+  for (const image of report.images) {
+    const what = {
+      unchanged: 'up to date',
+      planned: 'would build',
+      built: 'built',
+      failed: 'FAILED',
+      skipped: 'skipped',
+    };
+    lines.push(
+      `image ${image.channel.padEnd(12)} ${image.name}: ${what[image.status]} (${image.detail})`,
+    );
+  }
   for (const drift of report.drift) lines.push(`drift: ${drift}`);
   for (const warning of report.warnings) lines.push(`warning: ${warning}`);
-  const changed = report.outcomes.some(
-    (outcome) => outcome.status === 'done' || outcome.status === 'planned',
-  );
+  const changed =
+    report.outcomes.some((outcome) => outcome.status === 'done' || outcome.status === 'planned') ||
+    report.images.some((image) => image.status === 'built' || image.status === 'planned');
   if (report.dryRun) lines.push(changed ? 'dry run: nothing was written' : 'nothing to do');
   else if (!changed && !report.outcomes.some((outcome) => outcome.status === 'refused'))
     lines.push('nothing to do: every repository matches its manifest');
@@ -111,10 +124,13 @@ export function registerReconcileCommand(program: Command): void {
     .option('--days <n>', 'whitelist validity of repositories --init creates, in days', '30')
     .option('--mode <mode>', 'mmdebstrap mode for builds: root, unshare or chrootless')
     .option('--spool <dir>', 'directory for the publishers’ caches, one per repository')
+    .option('--no-images', "do not build the channels' boot images")
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
       `
+Then each channel's boot image is built (pipeline/image.yaml) when the output directory has no
+build of its current inputs (ucvm plan shows which).
 Channels are reconciled in promotion order (pipeline/pipeline.yaml), each planned afresh under
 its own repository lock. A refused channel stops it and every channel after it; channels
 before are still reconciled. Keys come from each repository's \`keys:\` (e.g. env:UCVM_KEYS_DIR).
@@ -133,6 +149,7 @@ Examples:
         root: path.resolve(options.root),
         ...(channels !== undefined && { channels }),
         ...(options.dryRun === true && { dryRun: true }),
+        ...(options.images === false && { images: false }),
         waitSeconds: parseWait(options.wait),
         logger: cliLogger({ quiet: json }),
         progress: cliProgress({ json }),
@@ -149,5 +166,6 @@ Examples:
       });
       emit(json, report, () => renderReconcile(report));
       if (report.outcomes.some((outcome) => outcome.status === 'refused')) process.exitCode = 2;
+      else if (report.images.some((image) => image.status === 'failed')) process.exitCode = 1;
     });
 }

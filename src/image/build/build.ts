@@ -91,7 +91,12 @@ export async function buildImage(options: ImageBuildOptions): Promise<ImageBuild
       `channel ${options.channel} has no repository in pipeline.yaml`,
     );
   const rootSource = options.rootSource ?? pipeline.image?.rootSource ?? 'cvmfs';
-  const { settings, cmdline, identity, name } = await imageIdentity(inputs, pipeline, options.channel, rootSource);
+  const { settings, cmdline, identity, name } = await imageIdentity(
+    inputs,
+    pipeline,
+    options.channel,
+    rootSource,
+  );
   const epoch = options.sourceDateEpoch ?? defaultEpoch(inputs.version);
   const compression = options.compression ?? 'zstd';
   const outDir = path.resolve(options.root, options.out ?? pipeline.image?.output ?? 'dist/images');

@@ -35,7 +35,10 @@ export async function imageIdentity(
 ): Promise<ImageIdentity> {
   const repository = channelSettings(pipeline, channel);
   if (repository === undefined)
-    throw new UcvmError('PIPELINE_INVALID', `channel ${channel} has no repository in pipeline.yaml`);
+    throw new UcvmError(
+      'PIPELINE_INVALID',
+      `channel ${channel} has no repository in pipeline.yaml`,
+    );
   const settings = bootSettings(pipeline, repository, rootSource);
   const cmdline = [settingsCmdline(settings), pipeline.image?.cmdline ?? ''].join(' ').trim();
   const steering = await hashTree(steeringDir());
@@ -64,6 +67,8 @@ async function hashTree(dir: string): Promise<Record<string, string>> {
     .sort();
   const hashes: Record<string, string> = {};
   for (const file of files)
-    hashes[file] = createHash('sha256').update(await readFile(path.join(dir, file))).digest('hex');
+    hashes[file] = createHash('sha256')
+      .update(await readFile(path.join(dir, file)))
+      .digest('hex');
   return hashes;
 }
