@@ -59,14 +59,15 @@ describe.skipIf(unreachable !== undefined)(
       expect(first.cmdline).toBe(
         'ucvm.repository=os.example.org ucvm.server=http://stratum1.example.org/cvmfs/os.example.org ucvm.proxy=http://squid.example.org:3128;DIRECT ucvm.tag=HEAD5 ucvm.root=squashfs console=ttyS0',
       );
-      const grub = execFileSync(
+      const grubFile = path.join(dir, 'grub.cfg');
+      execFileSync(
         'xorriso',
-        ['-osirrox', 'on', '-indev', first.iso!.file, '-cat', '/boot/grub/grub.cfg'],
+        ['-osirrox', 'on', '-indev', first.iso!.file, '-extract', '/boot/grub/grub.cfg', grubFile],
         {
-          encoding: 'utf8',
-          stdio: ['ignore', 'pipe', 'ignore'],
+          stdio: 'ignore',
         },
       );
+      const grub = readFileSync(grubFile, 'utf8');
       expect(grub).toContain("'ucvm.proxy=http://squid.example.org:3128;DIRECT'");
       expect(grub).toMatch(
         /menuentry 'ucvm \(debug: stop before the OS starts\)' \{\n {2}linux \/ucvm\/vmlinuz .* ucvm\.debug\n/,
@@ -83,7 +84,8 @@ describe.skipIf(unreachable !== undefined)(
       );
       expect(report).toMatch(/El Torito boot img :\s+1\s+BIOS/);
       expect(report).toMatch(/El Torito boot img :\s+2\s+UEFI/);
-      expect(report).toMatch(/GPT partition name :\s+2|MBR partition\s+:\s+2\s+0\s+0xef/);
+      // The EFI system partition (its GPT type) for UEFI boots from a disk.
+      expect(report).toMatch(/GPT type GUID\s+:\s+2\s+28732ac11ff8d211ba4b00a0c93ec93b/);
 
       // The initramfs, read by an independent tool: the init, the steering, the client config
       // and the key, the programs with their loader, no host files.
@@ -105,7 +107,7 @@ describe.skipIf(unreachable !== undefined)(
         expect(listing, member).toMatch(new RegExp(` ${member.replace(/[.]/g, '\\.')}( |$)`, 'm'));
       expect(listing).not.toMatch(/ usr\/bin\/cvmfs2/);
       for (const line of listing.trim().split('\n'))
-        expect(line, line).toMatch(/^\S+\s+\d+ root\s+root\s/);
+        expect(line, line).toMatch(/^\S+\s+\d+ 0\s+0\s/);
 
       const description = JSON.parse(readFileSync(first.description, 'utf8')) as Record<
         string,
