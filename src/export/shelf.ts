@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UcvmError } from '../errors.js';
+import { sha256File, writeAtomic } from '../packages/apt/fetch.js';
 
 /**
  * A shelf: squashfs exports of a repository's snapshots for boots without a CernVM-FS client
@@ -76,19 +75,10 @@ export async function recordOnShelf(
   const entry: ShelfEntry = {
     tag,
     rootHash,
-    sha256: await sha256Of(image),
+    sha256: await sha256File(image),
     bytes: (await stat(image)).size,
   };
   const entries = withShelfEntry(await readShelfIndex(dir), entry);
-  await mkdir(dir, { recursive: true });
-  const temporary = path.join(dir, `.tags.${process.pid}.tmp`);
-  await writeFile(temporary, formatShelfIndex(entries));
-  await rename(temporary, path.join(dir, 'tags'));
+  await writeAtomic(path.join(dir, 'tags'), formatShelfIndex(entries));
   return entry;
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

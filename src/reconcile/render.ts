@@ -88,7 +88,14 @@ export function renderText(plan: PipelinePlan): string {
     lines.push(`image ${image.channel.padEnd(12)} ${imageText(image)}`);
   for (const drift of plan.drift) lines.push(`drift: ${drift}`);
   for (const warning of plan.warnings) lines.push(`warning: ${warning}`);
-  lines.push(hasChanges(plan) ? 'the repositories differ from the manifests' : 'nothing to do');
+  const repositories = plan.plans.some((channel) => channel.action.kind !== 'none');
+  lines.push(
+    repositories
+      ? 'the repositories differ from the manifests'
+      : hasChanges(plan)
+        ? 'the repositories match the manifests; boot images to build'
+        : 'nothing to do',
+  );
   return lines.join('\n');
 }
 

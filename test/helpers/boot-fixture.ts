@@ -3,17 +3,19 @@ import { createHash } from 'node:crypto';
 import {
   copyFileSync,
   mkdirSync,
+  mkdtempSync,
+  rmSync,
   readFileSync,
   readdirSync,
   renameSync,
   writeFileSync,
 } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { buildImage, type ImageBuildResult } from '../../src/image/build/build.js';
 import type { RootSource } from '../../src/image/build/settings.js';
 import { buildChannel } from '../../src/template/channel.js';
 import { startSquid, type Squid } from './squid.js';
-import { makeTempDir, removeDir } from './tmp.js';
 
 export const REPO = 'cernvm-dev.example.org';
 /** Where the guest finds the site proxy: a guestfwd to the squid on the host's 127.0.0.1. */
@@ -55,7 +57,8 @@ export interface BootFixture {
 export async function bootFixture(options: BootFixtureOptions): Promise<BootFixture> {
   const { rootSource, clientArchive, projectRoot } = options;
   const cli = cliRunner(options.cli);
-  const work = await makeTempDir();
+  // Not helpers/tmp.ts: the benchmark uses this fixture outside vitest.
+  const work = mkdtempSync(path.join(os.tmpdir(), 'ucvm-boot-'));
   const project = path.join(work, 'project');
   const storage = path.join(work, 'srv', REPO);
   const keys = path.join(work, 'keys');
@@ -117,7 +120,7 @@ export async function bootFixture(options: BootFixtureOptions): Promise<BootFixt
     close: async () => {
       await squid.stop();
       await server.close();
-      await removeDir(work);
+      rmSync(work, { recursive: true, force: true });
     },
   };
 }

@@ -1,12 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import {
   copyFile,
   mkdir,
   mkdtemp,
   readFile,
   readdir,
-  rename,
   rm,
   stat,
   utimes,
@@ -15,6 +12,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { UcvmError } from '../../errors.js';
+import { sha256File, writeAtomic } from '../../packages/apt/fetch.js';
 import { run } from '../../exec/index.js';
 import { silentLogger } from '../../log.js';
 import type { Logger } from '../../log.js';
@@ -287,9 +285,7 @@ function defaultEpoch(version: string): number {
 }
 
 async function artifact(file: string): Promise<Artifact> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return { file, bytes: (await stat(file)).size, sha256: hash.digest('hex') };
+  return { file, bytes: (await stat(file)).size, sha256: await sha256File(file) };
 }
 
 async function writeOutputs(
@@ -328,10 +324,4 @@ async function writeOutputs(
     ),
   };
   await writeAtomic(result.description, `${JSON.stringify(description, null, 2)}\n`);
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, text);
-  await rename(temporary, file);
 }

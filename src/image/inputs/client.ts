@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { UcvmError } from '../../errors.js';
+import { sha256File } from '../../packages/apt/fetch.js';
 import type { ClientArchive } from './schema.js';
 
 /** An archive of a client is a few MB; anything past this is not one. */
@@ -54,9 +53,8 @@ function resolveLocation(archive: string): string {
 }
 
 async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    return await sha256File(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UcvmError(
@@ -67,7 +65,6 @@ async function sha256Of(file: string): Promise<string> {
       },
     );
   }
-  return hash.digest('hex');
 }
 
 async function download(url: string, target: string): Promise<string> {

@@ -1,8 +1,8 @@
-import { writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { invalidFileError } from '../../manifest/load.js';
 import { validateYamlText } from '../../manifest/validate-yaml.js';
 import { readProjectText } from '../../project/read-text.js';
+import { writeProjectText } from '../../project/write-text.js';
 import { silentLogger } from '../../log.js';
 import type { Logger } from '../../log.js';
 import { resolveImageClosure } from './closure.js';
@@ -64,11 +64,7 @@ export async function lockImage(
     locked.set(name, { version: record.version, sha256: record.sha256 });
   const updatedText = writeImagePins(text, locked);
   const changed = updatedText !== text;
-  if (changed) {
-    const temporary = `${file}.${process.pid}.tmp`;
-    await writeFile(temporary, updatedText);
-    await rename(temporary, file);
-  }
+  if (changed) await writeProjectText(file, updatedText);
   return { file: IMAGE_FILE, changed, pins: locked, ...difference(previous, locked) };
 }
 
