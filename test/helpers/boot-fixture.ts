@@ -104,7 +104,7 @@ export async function bootFixture(options: BootFixtureOptions): Promise<BootFixt
     channel: 'development',
     rootSource,
     out: path.join(work, 'images'),
-    formats: ['iso'],
+    formats: ['iso', 'qcow2'],
   });
   return {
     work,

@@ -124,6 +124,9 @@ export async function buildImage(options: ImageBuildOptions): Promise<ImageBuild
     const kernel = await findKernel(tree);
     const versionText = `${settings.repository} at ${settings.tag}, ucvm image ${inputs.version} (${options.channel})\n`;
     await mkdir(outDir, { recursive: true });
+    // The description goes last and says which inputs the files are of: without it, a build
+    // stopped half-way is never taken for a finished one (ucvm plan builds it again).
+    await rm(path.join(outDir, `${name}.json`), { force: true });
     const initrdOut = path.join(outDir, `${name}.initrd`);
     const report = await buildInitramfs({
       tree,

@@ -39,7 +39,8 @@ function run(env: Record<string, string>, script: string, args: string[] = [], c
     libs: ['disks.sh'],
     script: `${FAKE_MOUNT}\n${FAKE_KERNEL}\n${script}`,
     args,
-    env,
+    // The fixtures are small sparse images: the 750 MiB floor for a scratch candidate is tested on its own.
+    env: { UCVM_CANDIDATE_MIN_MIB: '1', ...env },
     cwd,
   });
 }
@@ -336,6 +337,25 @@ describe('the disks of a machine, from sysfs (busybox sh)', () => {
       `scratch: ${path.join(dev, 'nvme0n1p2')}`,
       '',
     ]);
+  });
+
+  it('never takes a partition or disk smaller than the scratch needs, such as the gap of a hybrid ISO', async () => {
+    const root = await tmpdir();
+    const dev = path.join(root, 'dev');
+    await mkdir(dev);
+    // A boot disk as a hybrid ISO leaves it: a small gap partition of zeros; and a small empty disk.
+    await sparse(path.join(dev, 'vda'), 64 * MiB);
+    await sparse(path.join(dev, 'vda3'), 2 * MiB);
+    await sparse(path.join(dev, 'vdb'), 64 * MiB);
+    const machine = await fakeMachine(root, [
+      { name: 'vda', partitions: [{ name: 'vda3', number: 3 }] },
+      { name: 'vdb' },
+    ]);
+    const probe = 'ucvm_find_empty_partition "" || echo none; ucvm_find_empty_disk "" || echo none';
+    const floor = { ...machine.env, UCVM_CANDIDATE_MIN_MIB: '750' };
+    expect((await run(floor, probe)).out).toBe('none\nnone\n');
+    // The same machine with the floor lowered, as the other tests run: both are candidates.
+    expect((await run(machine.env, probe)).out).toBe('vda vda3\nvdb\n');
   });
 
   it('compares labels as text and never runs one', async () => {

@@ -79,6 +79,19 @@ ucvm_partitions() {
   unset ucvm_pt_file ucvm_pt_dir
 }
 
+# ucvm_big_enough DISK [PARTITION]: whether sysfs gives it the scratch's minimum size (its
+# `size` is in 512-byte sectors whatever the device's own sector size). A small empty partition,
+# such as the gap a hybrid ISO's partition table has, is never taken for the scratch disk.
+# (UCVM_CANDIDATE_MIN_MIB lowers the floor for the host tests' small disk images.)
+ucvm_big_enough() {
+  ucvm_be_size=$(ucvm_attr "${UCVM_SYSFS:-/sys}/block/$1${2:+/$2}/size")
+  case "$ucvm_be_size" in '' | *[!0-9]*) ucvm_be_size=0 ;; esac
+  [ "$ucvm_be_size" -ge $((${UCVM_CANDIDATE_MIN_MIB:-$ucvm_scratch_min_mib} * 2048)) ]
+  ucvm_be_status=$?
+  unset ucvm_be_size
+  return "$ucvm_be_status"
+}
+
 # ucvm_writable DISK [PARTITION]: whether sysfs says the disk (and the partition) can be written.
 ucvm_writable() {
   [ "$(ucvm_attr "${UCVM_SYSFS:-/sys}/block/$1/ro")" != 1 ] &&
@@ -224,6 +237,7 @@ ucvm_find_empty_disk() {
   for ucvm_ed_disk in $(ucvm_block_devices); do
     [ "$ucvm_ed_disk" = "$ucvm_ed_boot" ] && continue
     [ -z "$(ucvm_partitions "$ucvm_ed_disk")" ] || continue
+    ucvm_big_enough "$ucvm_ed_disk" || continue
     [ "$(ucvm_probe "${UCVM_DEV:-/dev}/$ucvm_ed_disk" 2>/dev/null)" = empty ] || continue
     printf '%s\n' "$ucvm_ed_disk"
     unset ucvm_ed_boot ucvm_ed_disk
@@ -242,6 +256,7 @@ ucvm_find_empty_partition() {
     ucvm_writable "$ucvm_ep_disk" || continue
     for ucvm_ep_part in $(ucvm_partitions "$ucvm_ep_disk"); do
       ucvm_writable "$ucvm_ep_disk" "$ucvm_ep_part" || continue
+      ucvm_big_enough "$ucvm_ep_disk" "$ucvm_ep_part" || continue
       [ "$(ucvm_probe "${UCVM_DEV:-/dev}/$ucvm_ep_part" 2>/dev/null)" = empty ] || continue
       printf '%s %s\n' "$ucvm_ep_disk" "$ucvm_ep_part"
       unset ucvm_ep_boot ucvm_ep_disk ucvm_ep_part
