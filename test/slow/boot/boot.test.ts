@@ -180,6 +180,30 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
         BOOT_TIMEOUT,
       );
 
+      it.runIf(source === 'squashfs')(
+        'boots the qcow2 disk image grown as a cloud grows a root disk, the scratch in its free space',
+        async () => {
+          const disk = path.join(fixture.work, 'root-disk.qcow2');
+          execFileSync('qemu-img', [
+            'convert',
+            '-q',
+            '-O',
+            'qcow2',
+            fixture.image.qcow2!.file,
+            disk,
+          ]);
+          execFileSync('qemu-img', ['resize', '-q', disk, '4G']);
+          const result = await boot({ disks: [{ file: disk, format: 'qcow2' }] });
+          expect(booted(result)).toMatch(/^cernvm-system-/);
+          expect(result.console).toContain(
+            `snapshot HEAD, root hash ${rootHashOf(fixture, 'HEAD')}`,
+          );
+          expect(result.console).toContain('no scratch disk yet: first boot');
+          expect(result.console).toContain('scratch: adding a partition to the boot disk vda');
+        },
+        BOOT_TIMEOUT,
+      );
+
       it('kept the pin and the boot log on the scratch disk', () => {
         // The first machine's scratch: ext4 in partition 1, at 1 MiB (sfdisk's alignment).
         const read = (file: string): string =>
