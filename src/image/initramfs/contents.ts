@@ -19,7 +19,7 @@ export const INIT_PROGRAMS = [
   'getfattr',
 ] as const;
 
-/** The CernVM-FS client's programs, when the image has a client. */
+/** The CernVM-FS client's programs, when the image has a client (cvmfs_talk pins files: optional). */
 export const CLIENT_PROGRAMS = ['cvmfs2', 'cvmfs_talk'] as const;
 
 const PROGRAM_DIRS = ['/sbin', '/usr/sbin', '/bin', '/usr/bin'];

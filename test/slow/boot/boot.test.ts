@@ -114,6 +114,11 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
           const urls = fixture.squid.entries().map((entry) => entry.url);
           const expected =
             source === 'squashfs' ? ['/exports/tags', '.squashfs'] : ['/.cvmfspublished', 'C'];
+          // The client keeps the OS's list of files it must never evict (/.ucernvm_pinfiles).
+          if (source === 'cvmfs')
+            expect(result.console).toMatch(
+              /pinned ([1-9][0-9]*) of \1 files of \/\.ucernvm_pinfiles/,
+            );
           for (const ending of expected)
             expect(
               urls.some((url) => url.endsWith(ending)),

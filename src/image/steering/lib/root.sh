@@ -108,6 +108,12 @@ ucvm_mount_cvmfs() {
   [ "$3" = pinned ] && ucvm_mc_pin=$5 || ucvm_mc_pin=
   ucvm_client_config /run/ucvm/mount-settings "$2/cache" "/etc/cvmfs/keys/$ucvm_mc_repo" $ucvm_mc_pin \
     >"$ucvm_mc_config" || return 1
+  # The cache quota of the original (ucernvm.md §2.11): 2000 MB, or half of a small scratch disk.
+  # With a quota the client keeps pinned files for good (post-mount pins the OS's list).
+  ucvm_mc_mib=$(df -m "$2" | awk 'NR == 2 { print $2 }')
+  case "$ucvm_mc_mib" in '' | *[!0-9]*) ucvm_mc_mib=4000 ;; esac
+  [ "$ucvm_mc_mib" -gt 4000 ] && ucvm_mc_mib=2000 || ucvm_mc_mib=$((ucvm_mc_mib / 2))
+  echo "CVMFS_QUOTA_LIMIT=$ucvm_mc_mib" >>"$ucvm_mc_config"
   ucvm_log "$(cat "$ucvm_mc_config")"
   if ! cvmfs2 -o "allow_other,config=$ucvm_mc_config" "$ucvm_mc_repo" "$6" >/run/ucvm/cvmfs2.out 2>&1; then
     # Why, on the console: the client's own words and its log.
@@ -122,5 +128,5 @@ ucvm_mount_cvmfs() {
     '' | *[!0-9a-f]*) echo "ucernvm: cannot read the root hash of the mounted repository" >&2; return 1 ;;
   esac
   printf '%s %s\n' "$ucvm_mc_hash" "$4"
-  unset ucvm_mc_repo ucvm_mc_config ucvm_mc_pin ucvm_mc_hash
+  unset ucvm_mc_repo ucvm_mc_config ucvm_mc_pin ucvm_mc_hash ucvm_mc_mib
 }

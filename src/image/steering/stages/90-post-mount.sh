@@ -34,18 +34,33 @@ ucvm_prepare_shutdown() {
 }
 
 # The client keeps the listed files in its cache for good (never evicted), so the network can
-# come back without downloads. The squashfs root has every file on the scratch disk already.
+# come back without downloads (ucernvm.md §2.14). Each entry is resolved inside the snapshot to
+# the path the catalogs hold (the OS's own realpath, run in the read-only root), then pinned
+# through the client's control socket. Done before switch_root rather than in the background
+# as the original: a few dozen files the boot reads anyway, and nothing left running in the
+# initramfs. The squashfs root has every file on the scratch disk already.
 ucvm_pin_files() {
   [ -f /root/.ucernvm_pinfiles ] || return 0
-  command -v cvmfs_talk >/dev/null 2>&1 || return 0
   grep -q ' /root/mnt/.ro fuse' /proc/mounts || return 0
-  ucvm_repo=$(ucvm_context_get /run/ucvm/settings cvmfs_branch)
-  (
-    while read -r ucvm_file; do
-      case "$ucvm_file" in /*) cvmfs_talk -p "/root/mnt/.rw/cache/$ucvm_repo/cvmfs_io.$ucvm_repo" \
-        pin "$ucvm_file" >/dev/null 2>&1 ;; esac
-    done </root/.ucernvm_pinfiles
-    touch /root/mnt/.rw/cache/pinned
-  ) &
-  unset ucvm_repo
+  command -v cvmfs_talk >/dev/null 2>&1 || {
+    ucvm_warn 'the client has no cvmfs_talk: /.ucernvm_pinfiles not pinned'
+    return 0
+  }
+  ucvm_pf_repo=$(ucvm_context_get /run/ucvm/settings cvmfs_branch)
+  ucvm_pf_socket=/root/mnt/.rw/cache/$ucvm_pf_repo/cvmfs_io.$ucvm_pf_repo
+  ucvm_pf_total=0
+  ucvm_pf_pinned=0
+  while read -r ucvm_pf_file; do
+    case "$ucvm_pf_file" in /*) ;; *) continue ;; esac
+    ucvm_pf_total=$((ucvm_pf_total + 1))
+    ucvm_pf_real=$(chroot /root/mnt/.ro /usr/bin/realpath -e -- "$ucvm_pf_file" 2>/dev/null) || continue
+    if timeout 30 cvmfs_talk -p "$ucvm_pf_socket" pin "$ucvm_pf_real" 2>/dev/null | grep -q '^OK'; then
+      ucvm_pf_pinned=$((ucvm_pf_pinned + 1))
+    else
+      ucvm_log "not pinned: $ucvm_pf_file ($ucvm_pf_real)"
+    fi
+  done </root/.ucernvm_pinfiles
+  touch /root/mnt/.rw/cache/pinned
+  ucvm_info "pinned $ucvm_pf_pinned of $ucvm_pf_total files of /.ucernvm_pinfiles in the client cache"
+  unset ucvm_pf_repo ucvm_pf_socket ucvm_pf_total ucvm_pf_pinned ucvm_pf_file ucvm_pf_real
 }
