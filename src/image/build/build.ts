@@ -120,7 +120,7 @@ export async function buildImage(options: ImageBuildOptions): Promise<ImageBuild
       fetched.map((item) => item.file),
       tree,
     );
-    if (clientArchive !== undefined) await extractClientArchive(clientArchive, tree);
+    if (clientArchive !== undefined) await extractClientArchive(clientArchive, tree, work);
     const kernel = await findKernel(tree);
     const versionText = `${settings.repository} at ${settings.tag}, ucvm image ${inputs.version} (${options.channel})\n`;
     await mkdir(outDir, { recursive: true });
