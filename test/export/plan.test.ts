@@ -115,10 +115,37 @@ describe('planExport', () => {
     expect(
       refusal([
         root,
-        entry('/a', S_IFREG, { xattrs: new Map([['system.posix_acl_access', Buffer.from('x')]]) }),
+        entry('/a', S_IFREG, { xattrs: new Map([['system.nfs4_acl', Buffer.from('x')]]) }),
       ]),
-    ).toMatch(/extended attribute "system\.posix_acl_access"/);
+    ).toMatch(/extended attribute "system\.nfs4_acl"/);
     expect(refusal([root, entry('/a', S_IFREG | 0o644, { size: 3 })])).toBe('accepted');
+  });
+});
+
+describe('POSIX ACLs', () => {
+  it('are left out of the image (squashfs cannot hold them) and reported; other xattrs stay', () => {
+    const plan = planExport([
+      root,
+      entry('/var', S_IFDIR | 0o755),
+      entry('/var/log', S_IFDIR | 0o2755, {
+        xattrs: new Map([
+          ['system.posix_acl_access', Buffer.from('acl')],
+          ['system.posix_acl_default', Buffer.from('acl')],
+          ['user.keep', Buffer.from('1')],
+        ]),
+      }),
+      entry('/a', S_IFREG | 0o644, {
+        xattrs: new Map([['system.posix_acl_access', Buffer.from('acl')]]),
+      }),
+    ]);
+    expect([...plan.droppedAcls].sort()).toEqual([
+      '/a system.posix_acl_access',
+      '/var/log system.posix_acl_access',
+      '/var/log system.posix_acl_default',
+    ]);
+    const byPath = new Map(plan.entries.map((item) => [item.path, item]));
+    expect([...(byPath.get('/var/log')?.xattrs?.keys() ?? [])]).toEqual(['user.keep']);
+    expect(byPath.get('/a')?.xattrs).toBeUndefined();
   });
 });
 
