@@ -59,6 +59,9 @@ describe('the committed demo (manifests/, pipeline/)', () => {
       );
       expect(manifest.files.map((file) => file.path)).toEqual([
         '/etc/motd',
+        // The unit the boot tests wait for, pulled in by a drop-in.
+        '/etc/systemd/system/ucvm-booted.service',
+        '/etc/systemd/system/multi-user.target.d/ucvm-booted.conf',
         '/.ucernvm_pinfiles',
         '/.ucernvm_bootstrap',
       ]);
