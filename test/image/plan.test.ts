@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { planImages } from '../../src/image/plan.js';
 import { loadPipeline } from '../../src/reconcile/load.js';
 import { renderText } from '../../src/reconcile/render.js';
+import { renderReconcile } from '../../src/cli/commands/reconcile.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -84,5 +85,32 @@ describe('the boot images in the plan', () => {
     expect(text).toBe(
       'image testing      build ucvm-testing-2026.12-1 (no image of this version yet)\nthe repositories match the manifests; boot images to build',
     );
+  });
+
+  it('reconcile reports what it built, and an image that needs nothing once', () => {
+    const text = renderReconcile({
+      outcomes: [],
+      drift: [],
+      warnings: [],
+      dryRun: false,
+      images: [
+        {
+          channel: 'development',
+          name: 'ucvm-development-2026.12-1',
+          status: 'unchanged',
+          detail: 'up to date',
+        },
+        {
+          channel: 'testing',
+          name: 'ucvm-testing-2026.12-1',
+          status: 'built',
+          detail: 'its inputs changed since the last build: out/ucvm-testing-2026.12-1.iso',
+        },
+      ],
+    });
+    expect(text.split('\n').slice(0, 2)).toEqual([
+      'image development  ucvm-development-2026.12-1: up to date',
+      'image testing      ucvm-testing-2026.12-1: built (its inputs changed since the last build: out/ucvm-testing-2026.12-1.iso)',
+    ]);
   });
 });

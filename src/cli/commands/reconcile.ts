@@ -92,9 +92,8 @@ export function renderReconcile(report: ReconcileReport): string {
       failed: 'FAILED',
       skipped: 'skipped',
     };
-    lines.push(
-      `image ${image.channel.padEnd(12)} ${image.name}: ${what[image.status]} (${image.detail})`,
-    );
+    const detail = image.status === 'unchanged' ? '' : ` (${image.detail})`;
+    lines.push(`image ${image.channel.padEnd(12)} ${image.name}: ${what[image.status]}${detail}`);
   }
   for (const drift of report.drift) lines.push(`drift: ${drift}`);
   for (const warning of report.warnings) lines.push(`warning: ${warning}`);
