@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, openSync, closeSync, type WriteStream } from 'node:fs';
 import {
   chmod,
@@ -17,6 +17,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { killOnExit } from './kill-on-exit.js';
 
 /**
  * A boot harness for tests: `qemu-system-x86_64 -accel tcg` (this machine has no usable KVM;
@@ -350,20 +351,6 @@ export function qemuArgs(options: BootOptions, paths: VmPaths = {}): string[] {
 
 function matches(text: string, pattern: string | RegExp): boolean {
   return typeof pattern === 'string' ? text.includes(pattern) : text.search(pattern) >= 0;
-}
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** A QEMU left running by a crashed test must not outlive the test process. */
-function killOnExit(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const leftover of running) leftover.kill('SIGKILL');
-  });
 }
 
 /**

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { killOnExit } from './kill-on-exit.js';
 
 /**
  * A real Debian squid (`/usr/sbin/squid`, package `squid`) as a caching forward proxy on
@@ -206,20 +207,6 @@ function squidConfig(dir: string, port: number, options: SquidOptions, asRoot: b
     ...(options.extraConfig ?? []),
     '',
   ].join('\n');
-}
-
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** A squid left running by a test that crashed must not outlive the test process. */
-function killOnExit(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const leftover of running) leftover.kill('SIGKILL');
-  });
 }
 
 async function startOnce(options: SquidOptions, port: number): Promise<Squid> {
