@@ -1,7 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { onTestFinished } from 'vitest';
 import path from 'node:path';
 
 export interface StaticServer {
@@ -61,4 +63,19 @@ export async function serveDirectory(dir: string): Promise<StaticServer> {
         server.close((error) => (error === undefined ? resolve() : reject(error)));
       }),
   };
+}
+
+/** A URL on 127.0.0.1 that accepts connections and never sends a byte; closed when the test finishes. */
+export async function silentServer(): Promise<string> {
+  const sockets: Socket[] = [];
+  const server = createNetServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }

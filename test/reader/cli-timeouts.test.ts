@@ -1,28 +1,12 @@
-import { createServer, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startUcvm } from '../helpers/cli.js';
+import { silentServer } from '../helpers/http-server.js';
 import { makeRepo } from '../helpers/repo.js';
-
-/** A server that accepts connections and never sends a byte. */
-async function silentServer(): Promise<string> {
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => sockets.push(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/cvmfs/test.example.org`;
-}
 
 describe('read commands against a server that never answers', () => {
   it.each([['tags'], ['ls'], ['verify']])('repo %s gives up after --timeout', async (command) => {
     const repo = await makeRepo();
-    const url = await silentServer();
+    const url = `${await silentServer()}/cvmfs/test.example.org`;
     const result = await startUcvm(['repo', command, url, '--keys', repo.keys, '--timeout', '0.5'])
       .done;
     expect(result.status).toBe(1);

@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, rm, symlink, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { serveDirectory } from '../../helpers/http-server.js';
+import { serveDirectory, silentServer } from '../../helpers/http-server.js';
 import { removeDir, tmpdir, writeTree } from '../../helpers/tmp.js';
 import { FAKE_MOUNT, type FakeDisk, fakeMachine, initramfsBin, sh } from './busybox.js';
 
@@ -33,21 +33,6 @@ async function closedPort(): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
-}
-
-/** A URL on 127.0.0.1 that accepts connections and never answers. */
-async function silentServer(): Promise<string> {
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => sockets.push(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 interface Machine {
