@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { buildImage, type ImageBuildResult } from '../../src/image/build/build.js';
 import type { RootSource } from '../../src/image/build/settings.js';
 import { buildChannel } from '../../src/template/channel.js';
+import { serveInChild, ucvm } from './cli.js';
 import { startSquid, type Squid } from './squid.js';
 
 export const REPO = 'cernvm-dev.example.org';
@@ -78,7 +79,7 @@ export async function bootFixture(options: BootFixtureOptions): Promise<BootFixt
   await buildChannel({ root: projectRoot, channel: 'development', out: tree });
   publish(cli, { storage, keys, tree, rootSource }, 'cernvm-system-1.2.0');
 
-  const server = await serve(options.cli, storage);
+  const server = await serveInChild([storage], options.cli);
   const squid = await startSquid();
   const port = new URL(server.url).port;
   writeFileSync(
@@ -134,40 +135,10 @@ function pinClient(imageYaml: string, archive: string): void {
 
 function cliRunner(cliPath: string): Cli {
   return (args) => {
-    const result = spawnSync(process.execPath, [cliPath, ...args], {
-      encoding: 'utf8',
-      maxBuffer: 64 << 20,
-    });
+    const result = ucvm(args, { cli: cliPath });
     if (result.status !== 0)
       throw new Error(`ucvm ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
     return result.stdout;
-  };
-}
-
-/** `ucvm repo serve` in a child process (the caller's event loop stays free). */
-async function serve(cliPath: string, storage: string): Promise<BootFixture['server']> {
-  const child = spawn(
-    process.execPath,
-    [cliPath, 'repo', 'serve', storage, '--port', '0', '--json'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('}')) resolve((JSON.parse(out) as { url: string }).url);
-    });
-    void exited.then(() => reject(new Error('ucvm repo serve exited')));
-  });
-  return {
-    url,
-    close: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
   };
 }
 

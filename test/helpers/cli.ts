@@ -13,9 +13,16 @@ export interface CliResult {
 /** Runs `ucvm` as a real process and waits for it. */
 export function ucvm(
   args: readonly string[],
-  options: { env?: Record<string, string>; cwd?: string; uid?: number; gid?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    cwd?: string;
+    uid?: number;
+    gid?: number;
+    /** Another build of the CLI (the benchmark's). */
+    cli?: string;
+  } = {},
 ): CliResult {
-  const result = spawnSync(process.execPath, [CLI, ...args], {
+  const result = spawnSync(process.execPath, [options.cli ?? CLI, ...args], {
     encoding: 'utf8',
     env: { ...process.env, CI: 'true', ...options.env },
     ...(options.cwd !== undefined && { cwd: options.cwd }),
@@ -30,8 +37,9 @@ export function ucvm(
 export function startUcvm(
   args: readonly string[],
   env: Record<string, string> = {},
+  cli = CLI,
 ): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [cli, ...args], {
     env: { ...process.env, CI: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,8 +59,9 @@ export function startUcvm(
  */
 export async function serveInChild(
   storages: readonly string[],
+  cli = CLI,
 ): Promise<{ url: string; close(): Promise<void> }> {
-  const run = startUcvm(['repo', 'serve', ...storages, '--port', '0', '--json']);
+  const run = startUcvm(['repo', 'serve', ...storages, '--port', '0', '--json'], {}, cli);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     run.child.stdout?.on('data', (chunk: Buffer) => {
