@@ -41,7 +41,7 @@ export async function imageIdentity(
     );
   const settings = bootSettings(pipeline, repository, rootSource);
   const cmdline = [settingsCmdline(settings), pipeline.image?.cmdline ?? ''].join(' ').trim();
-  const steering = await hashTree(steeringDir());
+  const steering = await steeringHashes();
   const canonical = JSON.stringify({
     builder: BUILDER,
     inputs: { ...inputs, packages: Object.fromEntries(Object.entries(inputs.packages).sort()) },
@@ -58,6 +58,14 @@ export async function imageIdentity(
     cmdline,
     identity: createHash('sha256').update(canonical).digest('hex'),
   };
+}
+
+let steeringCache: Promise<Record<string, string>> | undefined;
+
+/** The steering scripts are part of this program: hashed once per process, not per channel. */
+function steeringHashes(): Promise<Record<string, string>> {
+  steeringCache ??= hashTree(steeringDir());
+  return steeringCache;
 }
 
 async function hashTree(dir: string): Promise<Record<string, string>> {
