@@ -1,17 +1,8 @@
-import {
-  copyFile,
-  mkdir,
-  mkdtemp,
-  readFile,
-  readdir,
-  rm,
-  stat,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UcvmError } from '../../errors.js';
+import { loadPublicKey } from '../../keys/index.js';
 import { sha256File, writeAtomic } from '../../packages/apt/fetch.js';
 import { run } from '../../exec/index.js';
 import { silentLogger } from '../../log.js';
@@ -264,19 +255,18 @@ async function setTreeTimes(dir: string, epoch: number): Promise<void> {
   await utimes(dir, epoch, epoch);
 }
 
+/**
+ * The repository's master public key, read and parsed as every reader of the project does
+ * (keys/loadPublicKey: bounded, KEY_MISSING or KEY_INVALID naming the file), as PEM for the
+ * client in the image.
+ */
 async function readPublicKey(
   repository: Parameters<typeof keysDirectory>[0],
   root: string,
 ): Promise<Buffer> {
   const file = path.join(keysDirectory(repository, root), `${repository.name}.pub`);
-  try {
-    return await readFile(file);
-  } catch {
-    throw new UcvmError('KEY_MISSING', `the public key ${file} of ${repository.name} is missing`, {
-      details:
-        'The image carries the repository public key the client checks signatures with: ucvm keys init makes it.',
-    });
-  }
+  const key = await loadPublicKey(file);
+  return Buffer.from(key.export({ type: 'spki', format: 'pem' }));
 }
 
 /** The first day of the image version's month, UTC: a date that only changes with the version. */
