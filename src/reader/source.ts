@@ -28,7 +28,7 @@ export interface RepoSource {
 const REPOSITORY_FILE =
   /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfsreflog|\.ucvm-storage-id|data\/[0-9a-f]{2}\/[0-9a-f]{38}(?:-rmd160|-shake128)?[PCHXM]?)$/;
 
-function checkName(location: string, relative: string): void {
+export function checkName(location: string, relative: string): void {
   if (!REPOSITORY_FILE.test(relative))
     throw new UcvmError(
       'REPO_CORRUPT',
@@ -36,7 +36,7 @@ function checkName(location: string, relative: string): void {
     );
 }
 
-function tooLarge(where: string, size: number, limit: number): UcvmError {
+export function tooLarge(where: string, size: number, limit: number): UcvmError {
   return new UcvmError(
     'LIMIT_EXCEEDED',
     `${where} is ${size} bytes, more than the ${limit} allowed`,
@@ -47,7 +47,7 @@ function tooLarge(where: string, size: number, limit: number): UcvmError {
   );
 }
 
-async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer> {
+export async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const piece of pieces) parts.push(piece);
   return Buffer.concat(parts);

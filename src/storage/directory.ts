@@ -102,6 +102,10 @@ export class DirectoryStorage implements RepoStorage {
     );
   }
 
+  async removeAll(names: readonly string[]): Promise<void> {
+    for (const name of names) await this.remove(name);
+  }
+
   async *list(): AsyncGenerator<{ name: string; size: number }> {
     for (const pair of hexPairs) {
       const directory = join(this.root, 'data', pair);

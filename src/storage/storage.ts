@@ -1,8 +1,10 @@
-import type { Mutex, MutexRequest } from '../mutex/index.js';
+import type { MutexRequest } from '../mutex/index.js';
 import type { RepoSource } from '../reader/source.js';
 
 /** Held by the one process that writes a repository; released when the work is done. */
-export type WriterLock = Mutex;
+export interface WriterLock {
+  release(): void | Promise<void>;
+}
 
 /** Who asks, and how long to queue behind another writer (0: fail at once with REPO_LOCKED). */
 export type LockRequest = Omit<MutexRequest, 'busy'>;
@@ -37,6 +39,8 @@ export interface RepoStorage {
   /** Replaces a fixed-name file so that readers see the old or the new bytes, never a mix. */
   replace(name: string, bytes: Uint8Array): Promise<void>;
   remove(name: string): Promise<void>;
+  /** Removes many (garbage collection): batched where the store can. */
+  removeAll(names: readonly string[]): Promise<void>;
   /** Every object under `data/` with its size. */
   list(): AsyncIterable<{ name: string; size: number }>;
   /** Makes everything written so far durable, before the manifest makes it visible. */

@@ -25,11 +25,20 @@ import {
 import { silentLogger, type Logger } from '../../log.js';
 import { DirectoryStorage } from '../../storage/directory.js';
 import { STORAGE_ID_FILE, type RepoStorage } from '../../storage/storage.js';
+import {
+  S3Storage,
+  fqrnOfS3Location,
+  isS3Location,
+  parseS3Location,
+  type S3StorageOptions,
+} from '../../storage/s3/index.js';
 import { DEFAULT_PARTITION, type PartitionOptions } from './partition.js';
 
 export interface EmbeddedOptions {
-  /** The served storage directory of the repository. */
+  /** The served storage directory of the repository, or a bucket: `s3://<bucket>/<prefix>`. */
   storage: string;
+  /** How to reach the object store of an `s3://` storage. */
+  s3?: S3StorageOptions;
   /** Directory with `<fqrn>.masterkey|.pub|.key|.crt`. */
   keysDir: string;
   /** The repository name; defaults to the storage directory's name. */
@@ -74,8 +83,13 @@ export interface EmbeddedContext {
 }
 
 export function createContext(options: EmbeddedOptions): EmbeddedContext {
-  const storage = resolve(options.storage);
-  const fqrn = options.fqrn ?? storage.slice(storage.lastIndexOf('/') + 1);
+  const inBucket = isS3Location(options.storage);
+  const storage = inBucket ? options.storage : resolve(options.storage);
+  const fqrn =
+    options.fqrn ??
+    (inBucket
+      ? fqrnOfS3Location(parseS3Location(storage))
+      : storage.slice(storage.lastIndexOf('/') + 1));
   const problem = fqrnProblem(fqrn);
   if (problem !== undefined) {
     throw new UcvmError(
@@ -99,7 +113,7 @@ export function createContext(options: EmbeddedOptions): EmbeddedContext {
     );
   return {
     fqrn,
-    storage: new DirectoryStorage(storage),
+    storage: inBucket ? new S3Storage(storage, options.s3) : new DirectoryStorage(storage),
     keys: keyPaths(options.keysDir, fqrn),
     spoolDir: resolve(spoolDir),
     logger: options.logger ?? silentLogger,
@@ -121,7 +135,8 @@ export async function withLock<T>(
   what: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  await checkKeysOutsideStorage(context.keys.dir, context.storage.location);
+  if (context.storage instanceof DirectoryStorage)
+    await checkKeysOutsideStorage(context.keys.dir, context.storage.location);
   const lock = await context.storage.lock({
     waitMs: context.lockWaitMs,
     holder: `ucvm ${what} (pid ${process.pid})`,
@@ -137,7 +152,7 @@ export async function withLock<T>(
       context.logger.warn('removed temporary files of an interrupted write', { count: removed });
     return await work();
   } finally {
-    lock.release();
+    await lock.release();
   }
 }
 

@@ -4,6 +4,9 @@ import { openVerifiedBase } from './base.js';
 import { cacheFile, withLock, type EmbeddedContext } from './context.js';
 import { StateCache } from './state-cache.js';
 
+/** Objects deleted per request where the store batches (S3 DeleteObjects takes 1000). */
+const GC_BATCH = 1000;
+
 export interface GcOptions {
   /** Really delete; without it, only report what would be deleted. */
   apply: boolean;
@@ -57,9 +60,10 @@ export async function collectGarbage(
         } finally {
           cache.close();
         }
-        for (const path of unreachable) {
-          await context.storage.remove(path);
-          removedObjects++;
+        for (let start = 0; start < unreachable.length; start += GC_BATCH) {
+          const batch = unreachable.slice(start, start + GC_BATCH);
+          await context.storage.removeAll(batch);
+          removedObjects += batch.length;
         }
       }
       return {

@@ -1,0 +1,76 @@
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import {
+  checkName,
+  collect,
+  tooLarge,
+  type ReadOptions,
+  type RepoSource,
+} from '../../reader/source.js';
+import { READ_LIMITS } from '../../reader/limits.js';
+import { isNotFound, s3Error } from './errors.js';
+import { formatS3Location, type S3Location } from './location.js';
+
+/** What a read saw of an object's version: the ETag, for conditional writes. */
+export type OnVersion = (name: string, etag: string | undefined) => void;
+
+/**
+ * A repository in a bucket, read through the S3 API with the store's credentials (a bucket
+ * need not be public for its publisher). Bounded like every read: the declared length is
+ * checked before the body is read, and the body is cut off at the limit whatever it declared.
+ */
+export function s3Source(
+  client: S3Client,
+  location: S3Location,
+  onVersion?: OnVersion,
+): RepoSource {
+  const base = formatS3Location(location);
+  async function get(
+    relative: string,
+    options: ReadOptions,
+  ): Promise<AsyncIterable<Buffer> | undefined> {
+    checkName(base, relative);
+    const limit = options.maxBytes ?? READ_LIMITS.defaultBytes;
+    const key = `${location.prefix}${relative}`;
+    let body: Readable;
+    try {
+      const response = await client.send(
+        new GetObjectCommand({ Bucket: location.bucket, Key: key }),
+      );
+      onVersion?.(relative, response.ETag);
+      body = response.Body as Readable;
+      if ((response.ContentLength ?? 0) > limit) {
+        body.destroy();
+        throw tooLarge(`${base}/${relative}`, response.ContentLength!, limit);
+      }
+    } catch (error) {
+      if (isNotFound(error)) {
+        onVersion?.(relative, undefined);
+        return undefined;
+      }
+      throw s3Error(error, 'read', location.bucket, key);
+    }
+    return bounded(body, limit, `${base}/${relative}`);
+  }
+  return {
+    location: base,
+    async read(relative, options = {}) {
+      const body = await get(relative, options);
+      return body === undefined ? undefined : collect(body);
+    },
+    stream: (relative, options = {}) => get(relative, options),
+  };
+}
+
+async function* bounded(body: Readable, limit: number, where: string): AsyncGenerator<Buffer> {
+  let seen = 0;
+  try {
+    for await (const piece of body as AsyncIterable<Buffer>) {
+      seen += piece.length;
+      if (seen > limit) throw tooLarge(where, seen, limit);
+      yield piece;
+    }
+  } finally {
+    body.destroy();
+  }
+}

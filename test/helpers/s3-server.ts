@@ -1,0 +1,131 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import type { AddressInfo } from 'node:net';
+import S3rver from 's3rver';
+import type { S3StorageOptions } from '../../src/storage/s3/index.js';
+import { makeTempDir, removeDir } from './tmp.js';
+
+/** s3rver's one account. It checks the access key id (not a v4 signature). */
+export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+export interface S3TestServer {
+  /** `http://127.0.0.1:<port>`: the S3 endpoint, and (path style) `…/<bucket>/<key>` for anonymous reads. */
+  endpoint: string;
+  port: number;
+  /** Every request: method, path (with query), status. */
+  requests: Array<{ method: string; path: string; status: number }>;
+  /** Connection settings for S3Storage (path style, fast retries). */
+  connection(overrides?: Partial<S3StorageOptions>): S3StorageOptions;
+  client(): S3Client;
+  createBucket(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface KoaContext {
+  method: string;
+  path: string;
+  url: string;
+  querystring: string;
+  status: number;
+  body: unknown;
+  headers: Record<string, string | undefined>;
+  set(name: string, value: string): void;
+  store: {
+    getObject(
+      bucket: string,
+      key: string,
+    ): Promise<{ metadata: Record<string, string>; content?: { destroy(): void } } | null>;
+  };
+}
+type Next = () => Promise<void>;
+
+/**
+ * A real S3 protocol server on 127.0.0.1 (the npm package s3rver, its objects in a temp
+ * directory). s3rver honours conditions only on reads; AWS S3 (and this helper, in front of
+ * s3rver) also honours them on writes: `If-None-Match: *` and `If-Match: <etag>` on PUT, which
+ * ucvm's lease and commit rely on. Conditional writes to one key are serialised here, so two
+ * racing writers see what they would see on S3: one 200, one 412.
+ */
+export async function startS3Server(): Promise<S3TestServer> {
+  const directory = await makeTempDir('ucvm-s3-');
+  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
+  const requests: S3TestServer['requests'] = [];
+  const busy = new Map<string, Promise<void>>();
+
+  const conditional = async (ctx: KoaContext, next: Next): Promise<void> => {
+    const ifNoneMatch = ctx.headers['if-none-match'];
+    const ifMatch = ctx.headers['if-match'];
+    const match = /^\/([^/]+)\/(.+)$/.exec(ctx.path);
+    const isWrite = ctx.method === 'PUT' && !/(^|&)(partNumber|uploadId)=/.test(ctx.querystring);
+    if (!isWrite || match === null || (ifNoneMatch === undefined && ifMatch === undefined))
+      return next();
+    const [, bucket, key] = match as unknown as [string, string, string];
+    const id = `${bucket}/${decodeURIComponent(key)}`;
+    while (busy.has(id)) await busy.get(id);
+    let done!: () => void;
+    busy.set(id, new Promise<void>((resolve) => (done = resolve)));
+    try {
+      const object = await ctx.store.getObject(bucket, decodeURIComponent(key));
+      object?.content?.destroy();
+      const etag = object?.metadata['etag'];
+      const failed =
+        (ifNoneMatch === '*' && object !== null) ||
+        (ifMatch !== undefined && (object === null || (ifMatch !== '*' && ifMatch !== etag)));
+      if (failed) {
+        ctx.status = 412;
+        ctx.set('content-type', 'application/xml');
+        ctx.body =
+          '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
+        return;
+      }
+      await next();
+    } finally {
+      busy.delete(id);
+      done();
+    }
+  };
+  const record = async (ctx: KoaContext, next: Next): Promise<void> => {
+    try {
+      await next();
+    } finally {
+      requests.push({ method: ctx.method, path: ctx.url, status: ctx.status });
+    }
+  };
+  // Koa composes its middleware when it starts listening: these run before s3rver's own.
+  const app = server as unknown as { middleware: unknown[] };
+  app.middleware.unshift(record, conditional);
+  const { port } = (await server.run()) as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const connection = (overrides: Partial<S3StorageOptions> = {}): S3StorageOptions => ({
+    endpoint,
+    region: 'us-east-1',
+    pathStyle: true,
+    credentials: { ...S3_CREDENTIALS },
+    maxAttempts: 3,
+    ...overrides,
+  });
+  const client = (): S3Client =>
+    new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { ...S3_CREDENTIALS },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  return {
+    endpoint,
+    port,
+    requests,
+    connection,
+    client,
+    async createBucket(name) {
+      await (
+        server as unknown as { store: { putBucket(name: string): Promise<void> } }
+      ).store.putBucket(name);
+    },
+    async close() {
+      await (server as unknown as { close(): Promise<void> }).close();
+      await removeDir(directory);
+    },
+  };
+}
