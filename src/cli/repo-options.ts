@@ -8,9 +8,17 @@ import type { HttpTimeouts } from '../reader/http.js';
 import { openVerifiedRepository } from '../reader/open.js';
 import { Repository } from '../reader/repository.js';
 import { fqrnOfLocation, openSource } from '../reader/source.js';
+import { isS3Location, openS3Source, type S3Connection } from '../storage/s3/index.js';
 import { cliLogger } from './output.js';
 
-export interface RepoOptions {
+/** How to reach an object store, for `s3://<bucket>/<prefix>` repositories. */
+export interface S3Options {
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3PathStyle?: boolean;
+}
+
+export interface RepoOptions extends S3Options {
   keys?: string;
   spool?: string;
   fqrn?: string;
@@ -20,9 +28,32 @@ export interface RepoOptions {
   xattrs?: boolean;
 }
 
+/**
+ * Options for a repository in a bucket. Credentials come from the standard AWS chain (the
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment, a profile, an instance role), never
+ * from the command line, where any user of the machine could read them.
+ */
+function addS3Options(command: Command): Command {
+  return command
+    .option(
+      '--s3-endpoint <url>',
+      'S3-compatible endpoint of an s3://<bucket>/<prefix> repository (default: $AWS_ENDPOINT_URL_S3, else AWS)',
+    )
+    .option('--s3-region <name>', 'region of the bucket (default: $AWS_REGION, else us-east-1)')
+    .option('--s3-path-style', 'address the bucket as <endpoint>/<bucket> (most non-AWS stores)');
+}
+
+export function s3ConnectionOf(options: S3Options): S3Connection {
+  return {
+    ...(options.s3Endpoint !== undefined && { endpoint: options.s3Endpoint }),
+    ...(options.s3Region !== undefined && { region: options.s3Region }),
+    ...(options.s3PathStyle === true && { pathStyle: true }),
+  };
+}
+
 /** Options every command that writes a repository accepts. */
 export function addWriterOptions(command: Command): Command {
-  return command
+  return addS3Options(command)
     .option(
       '--keys <dir>',
       'directory holding <fqrn>.masterkey/.pub/.key/.crt (default: $UCVM_KEYS_DIR or ~/.ucvm/keys)',
@@ -46,6 +77,7 @@ export function openPublisher(storage: string, options: RepoOptions): EmbeddedPu
     throw new UcvmError('USAGE', `--wait must be a number of seconds, got ${options.wait}`);
   return createEmbeddedPublisher({
     storage,
+    ...(isS3Location(storage) && { s3: s3ConnectionOf(options) }),
     keysDir: options.keys ?? defaultKeysDir(),
     ...(options.fqrn !== undefined && { fqrn: options.fqrn }),
     ...(options.spool !== undefined && { spoolDir: options.spool }),
@@ -65,7 +97,7 @@ export function parseRepoRef(text: string): { location: string; ref: string } {
 }
 
 /** Options of every command that reads a repository. */
-export interface ReadOptions {
+export interface ReadOptions extends S3Options {
   key?: string;
   keys?: string;
   fqrn?: string;
@@ -76,7 +108,7 @@ export interface ReadOptions {
 }
 
 export function addReadOptions(command: Command): Command {
-  return command
+  return addS3Options(command)
     .option('--key <file>', 'master public key to verify with (default: <keys>/<fqrn>.pub)')
     .option(
       '--keys <dir>',
@@ -105,7 +137,9 @@ export async function openRepository(
   location: string,
   options: ReadOptions = {},
 ): Promise<Repository> {
-  const source = openSource(location, timeoutsOf(options));
+  const source = isS3Location(location)
+    ? openS3Source(location, s3ConnectionOf(options))
+    : openSource(location, timeoutsOf(options));
   const fqrn = options.fqrn ?? fqrnOfLocation(location);
   if (options.verify === false) {
     if (options.quiet !== true)

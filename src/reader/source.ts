@@ -164,7 +164,9 @@ export function openSource(location: string, timeouts?: Partial<HttpTimeouts>): 
  */
 export function fqrnOfLocation(location: string): string {
   let path: string;
-  if (isUrl(location)) {
+  if (location.startsWith('s3://')) {
+    path = location.slice('s3:/'.length);
+  } else if (isUrl(location)) {
     let pathname: string;
     try {
       pathname = new URL(location).pathname;

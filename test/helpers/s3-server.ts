@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
-import type { S3StorageOptions } from '../../src/storage/s3/index.js';
+import type { S3StorageOptions } from '../../src/storage/s3/storage.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 /** s3rver's one account. It checks the access key id (not a v4 signature). */
@@ -127,5 +127,72 @@ export async function startS3Server(): Promise<S3TestServer> {
       await (server as unknown as { close(): Promise<void> }).close();
       await removeDir(directory);
     },
+  };
+}
+
+export interface FaultyProxy {
+  endpoint: string;
+  /** From now on, answer writes (PUT, POST, DELETE) with 500 after `after` more have passed. */
+  failWritesAfter(after: number): void;
+  /** Writes that reached the store, and writes refused. */
+  counts(): { passed: number; refused: number };
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of a store that, once told, starts answering writes with
+ * 500 InternalError: a bucket that refuses writes halfway through a publish.
+ */
+export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
+  const { createServer, request: forward } = await import('node:http');
+  const upstream = new URL(target);
+  let budget = Infinity;
+  let passed = 0;
+  let refused = 0;
+  const server = createServer((request, response) => {
+    const write = request.method !== 'GET' && request.method !== 'HEAD';
+    if (write && budget <= 0) {
+      refused++;
+      request.resume();
+      response
+        .writeHead(500, { 'content-type': 'application/xml' })
+        .end(
+          '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>',
+        );
+      return;
+    }
+    if (write) {
+      budget--;
+      passed++;
+    }
+    const out = forward(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+      },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    out.on('error', () => response.destroy());
+    request.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    failWritesAfter(after) {
+      budget = after;
+    },
+    counts: () => ({ passed, refused }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -26,8 +26,8 @@ import { silentLogger, type Logger } from '../../log.js';
 import { DirectoryStorage } from '../../storage/directory.js';
 import { STORAGE_ID_FILE, type RepoStorage } from '../../storage/storage.js';
 import {
-  S3Storage,
   fqrnOfS3Location,
+  openS3Storage,
   isS3Location,
   parseS3Location,
   type S3StorageOptions,
@@ -113,7 +113,7 @@ export function createContext(options: EmbeddedOptions): EmbeddedContext {
     );
   return {
     fqrn,
-    storage: inBucket ? new S3Storage(storage, options.s3) : new DirectoryStorage(storage),
+    storage: inBucket ? openS3Storage(storage, options.s3) : new DirectoryStorage(storage),
     keys: keyPaths(options.keysDir, fqrn),
     spoolDir: resolve(spoolDir),
     logger: options.logger ?? silentLogger,

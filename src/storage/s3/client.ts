@@ -19,7 +19,7 @@ export function createS3Client(connection: S3Connection): S3Client {
     ...(connection.endpoint !== undefined && { endpoint: connection.endpoint }),
     forcePathStyle: connection.pathStyle ?? false,
     ...(connection.credentials !== undefined && { credentials: connection.credentials }),
-    maxAttempts: connection.maxAttempts ?? DEFAULT_ATTEMPTS,
+    maxAttempts: connection.maxAttempts ?? attemptsFromEnvironment(),
     retryMode: 'standard',
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -29,4 +29,10 @@ export function createS3Client(connection: S3Connection): S3Client {
       httpAgent: { keepAlive: true, maxSockets: connection.concurrency ?? DEFAULT_CONCURRENCY },
     },
   });
+}
+
+/** The SDK's own variable, when set; the SDK would ignore it once maxAttempts is given. */
+function attemptsFromEnvironment(): number {
+  const value = Number(process.env.AWS_MAX_ATTEMPTS);
+  return Number.isInteger(value) && value > 0 ? value : DEFAULT_ATTEMPTS;
 }

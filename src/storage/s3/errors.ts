@@ -25,6 +25,16 @@ export function isPreconditionFailed(error: unknown): boolean {
   return status === 412 || status === 409;
 }
 
+const STATUS_NAMES: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  500: 'InternalError',
+  501: 'NotImplemented',
+  503: 'ServiceUnavailable',
+};
+
 const remedies: Record<string, string> = {
   NoSuchBucket: 'Create the bucket, or correct `bucket` (the s3://<bucket>/… location).',
   AccessDenied:
@@ -33,6 +43,8 @@ const remedies: Record<string, string> = {
     'The store does not know these credentials: check the access key (s3.credentials in pipeline.yaml, or the AWS_* environment).',
   SignatureDoesNotMatch:
     'The secret key does not match the access key: check the credentials (s3.credentials in pipeline.yaml, or the AWS_* environment).',
+  Forbidden:
+    'The store refused the request: check the credentials (s3.credentials in pipeline.yaml, or the AWS_* environment) and the policy of the bucket.',
   ExpiredToken: 'The session token has expired: renew the credentials.',
   SlowDown: 'The store is throttling: run again later, or lower s3.concurrency.',
 };
@@ -51,22 +63,28 @@ export function s3Error(error: unknown, operation: string, bucket: string, key: 
     return new UcvmError('STORAGE_IO', `cannot ${operation} ${where}: ${code}`, {
       details:
         `${sdk.message ?? ''}\nThe store did not answer: check the endpoint (s3.endpoint) and the network.`.trim(),
-      where: { path: where },
       cause: error,
     });
   }
-  const name = sdk.name ?? 'Error';
+  // A HEAD request's error has no body: the SDK knows only the status.
+  const name =
+    sdk.name === undefined || /^(Unknown(Error)?|\d+)$/.test(sdk.name)
+      ? (STATUS_NAMES[status] ?? 'Error')
+      : sdk.name;
   const attempts = sdk.$metadata?.attempts ?? 1;
   return new UcvmError('STORAGE_IO', `cannot ${operation} ${where}: ${status} ${name}`, {
     details: [
-      sdk.message !== undefined && sdk.message !== name ? sdk.message : undefined,
+      sdk.message !== undefined &&
+      !/^(Unknown(Error)?|\d+)?$/.test(sdk.message) &&
+      sdk.message !== name
+        ? sdk.message
+        : undefined,
       attempts > 1 ? `Failed after ${attempts} attempts.` : undefined,
       remedies[name] ??
         (status >= 500 ? 'The store failed: run again; the next run finishes the job.' : undefined),
     ]
       .filter(Boolean)
       .join('\n'),
-    where: { path: where },
     cause: error,
   });
 }

@@ -11,10 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UcvmError } from '../../errors.js';
 import type { LockRequest, WriterLock } from '../storage.js';
 import { isNotFound, isPreconditionFailed, s3Error } from './errors.js';
-import type { S3Location } from './location.js';
-
-/** The lease's key under the repository's prefix: not a repository file, never read by clients. */
-export const LEASE_NAME = '.ucvm-lease';
+import { LEASE_NAME, type S3Location } from './location.js';
 
 export interface LeaseOptions {
   /** How long a lease lasts without renewal (default 120 s); renewed every quarter of it. */

@@ -22,6 +22,9 @@ export interface S3Connection {
   maxAttempts?: number;
 }
 
+/** The lease's key under the repository's prefix: not a repository file, never read by clients. */
+export const LEASE_NAME = '.ucvm-lease';
+
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 export function isS3Location(location: string): boolean {

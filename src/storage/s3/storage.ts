@@ -88,7 +88,6 @@ export class S3Storage implements RepoStorage {
       if (statusOf(error) === 404)
         throw new UcvmError('STORAGE_IO', `the bucket ${Bucket} does not exist`, {
           details: `Create it (or correct the bucket of ${this.location}); ucvm never creates buckets, whose policy is the site's.`,
-          where: { path: this.location },
           cause: error,
         });
       throw s3Error(error, 'reach the bucket of', Bucket, this.bucketLocation.prefix);
