@@ -1,5 +1,6 @@
 import type { FieldIssue } from '../manifest/issue.js';
 import type { Channel } from '../manifest/schema.js';
+import { parseS3Location } from '../storage/s3/location.js';
 import type { PipelineConfig } from './schema.js';
 
 function error(path: FieldIssue['path'], message: string): FieldIssue {
@@ -19,6 +20,17 @@ function checkRepositories(config: PipelineConfig): FieldIssue[] {
     seen.add(repository.name);
     if (repository.backend === 'embedded' && repository.storage === undefined) {
       issues.push(error(['repositories', index, 'storage'], 'the embedded backend needs a storage directory'));
+    }
+    const inBucket = repository.storage?.startsWith('s3://') === true;
+    if (inBucket) {
+      try {
+        parseS3Location(repository.storage!);
+      } catch (problem) {
+        issues.push(error(['repositories', index, 'storage'], (problem as Error).message));
+      }
+    }
+    if (repository.s3 !== undefined && !inBucket) {
+      issues.push(error(['repositories', index, 's3'], 's3 applies only to a storage in a bucket (storage: s3://<bucket>/<prefix>)'));
     }
     if (repository.backend === 'cvmfs-server' && repository.storage !== undefined) {
       issues.push(

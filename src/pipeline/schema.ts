@@ -49,13 +49,62 @@ export const KeyReference = z
     examples: ['/etc/cvmfs/keys', 'env:UCVM_KEYS'],
   });
 
+/** A secret's place: only `env:VAR`, so that the pipeline file never holds one. */
+export const EnvReference = z
+  .string()
+  .regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected env:VAR (a secret never goes into this file)' })
+  .meta({ examples: ['env:AWS_ACCESS_KEY_ID'] });
+
+/** How to reach the object store of a repository whose storage is `s3://<bucket>/<prefix>`. */
+export const S3Settings = z
+  .strictObject({
+    endpoint: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .optional()
+      .meta({ description: 'S3-compatible endpoint (default: AWS for the region).' }),
+    region: z
+      .string()
+      .regex(/^[a-z0-9-]{1,40}$/, { error: 'expected a region such as eu-west-1' })
+      .optional()
+      .meta({ description: 'Region of the bucket (default: $AWS_REGION, else us-east-1).' }),
+    pathStyle: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Address the bucket as <endpoint>/<bucket> (most non-AWS stores need this).' }),
+    credentials: z
+      .strictObject({
+        accessKeyId: EnvReference,
+        secretAccessKey: EnvReference,
+        sessionToken: EnvReference.optional(),
+      })
+      .optional()
+      .meta({
+        description:
+          'Where the credentials are (env:VAR only); without it, the standard AWS chain (environment, profile, instance role).',
+      }),
+    concurrency: z.int().min(1).max(256).default(16).meta({ description: 'Requests in flight at once.' }),
+    maxAttempts: z
+      .int()
+      .min(1)
+      .max(20)
+      .default(5)
+      .meta({ description: 'Attempts per request; retries back off on 5xx, throttling and cut connections.' }),
+  })
+  .meta({ description: 'The object store of an s3:// storage.' });
+export type S3Settings = z.infer<typeof S3Settings>;
+
 export const Backend = z.enum(['embedded', 'cvmfs-server']);
 export type Backend = z.infer<typeof Backend>;
 
 export const RepositorySettings = z.strictObject({
   name: RepositoryName,
   backend: Backend.meta({ description: 'embedded: ucvm writes the repository itself; cvmfs-server: through cvmfs_server.' }),
-  storage: LocalPath.optional().meta({ description: 'Directory of the repository (embedded backend only).' }),
+  storage: LocalPath.optional().meta({
+    description:
+      'Where the embedded backend writes the repository: a directory, or a bucket as s3://<bucket>/<prefix> (with s3:).',
+    examples: ['srv/cernvm-prod.example.org', 's3://stratum0/cvmfs/cernvm-prod.example.org'],
+  }),
+  s3: S3Settings.optional(),
   keys: KeyReference,
   url: z
     .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })

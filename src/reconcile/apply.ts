@@ -1,16 +1,15 @@
 import type { ImagePlan } from '../image/plan.js';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isUcvmError, UcvmError } from '../errors.js';
 import { loadPublicKey } from '../keys/index.js';
 import { silentLogger, silentProgress, type Logger, type Progress } from '../log.js';
 import type { Channel } from '../manifest/schema.js';
 import type { PipelineConfig, RepositorySettings } from '../pipeline/schema.js';
+import { repositoryStorage, storageSource } from '../pipeline/storage.js';
 import type { ImportStats, PublishStats } from '../publisher/publisher.js';
 import { createEmbeddedPublisher, type EmbeddedPublisher } from '../publisher/embedded/index.js';
 import { passedChecks } from '../checks/record.js';
 import { Repository } from '../reader/repository.js';
-import { directorySource } from '../reader/source.js';
 import { verifyRepository } from '../reader/verify.js';
 import { loadChannelManifest } from '../manifest/channel-file.js';
 import type { InstallMode } from '../template/install.js';
@@ -242,8 +241,10 @@ function settingsOf(run: Run, channel: Channel): RepositorySettings {
 }
 
 function writerOf(run: Run, settings: RepositorySettings): EmbeddedPublisher {
+  const storage = repositoryStorage(settings, run.options.root);
   return createEmbeddedPublisher({
-    storage: path.resolve(run.options.root, settings.storage!),
+    storage: storage.location,
+    ...(storage.s3 !== undefined && { s3: storage.s3 }),
     keysDir: keysDirectory(settings, run.options.root),
     fqrn: settings.name,
     rollingTags: [settings.rollingTag],
@@ -320,14 +321,18 @@ async function ensureRepository(
   settings: RepositorySettings,
   publisher: EmbeddedPublisher,
 ): Promise<void> {
-  const storage = path.resolve(run.options.root, settings.storage!);
-  if (existsSync(path.join(storage, '.cvmfspublished'))) return;
+  const storage = repositoryStorage(settings, run.options.root);
+  if ((await storageSource(storage).read('.cvmfspublished')) !== undefined) return;
   if (run.options.init === undefined)
-    throw new UcvmError('REPO_NOT_FOUND', `${settings.name} does not exist yet (${storage})`, {
-      details:
-        'Create it with `ucvm reconcile --init` (keys too, if its keys directory has none), or `ucvm repo init`.',
-    });
-  run.logger.info(`creating ${settings.name}`, { storage });
+    throw new UcvmError(
+      'REPO_NOT_FOUND',
+      `${settings.name} does not exist yet (${storage.location})`,
+      {
+        details:
+          'Create it with `ucvm reconcile --init` (keys too, if its keys directory has none), or `ucvm repo init`.',
+      },
+    );
+  run.logger.info(`creating ${settings.name}`, { storage: storage.location });
   await publisher
     .init({ whitelistDays: run.options.init.whitelistDays })
     .catch((error: unknown) => {
@@ -415,11 +420,12 @@ async function runChecks(
 }
 
 async function verifySnapshot(run: Run, settings: RepositorySettings): Promise<string[]> {
-  const storage = path.resolve(run.options.root, settings.storage!);
   const key = await loadPublicKey(
     path.join(keysDirectory(settings, run.options.root), `${settings.name}.pub`),
   );
-  const repository = await Repository.open(directorySource(storage));
+  const repository = await Repository.open(
+    storageSource(repositoryStorage(settings, run.options.root)),
+  );
   try {
     const report = await verifyRepository(repository, {
       masterKeys: [key],

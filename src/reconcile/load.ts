@@ -18,6 +18,8 @@ import { diffSnapshots } from '../reader/diff.js';
 import { openVerifiedRepository } from '../reader/open.js';
 import type { Repository } from '../reader/repository.js';
 import { isUrl, openSource } from '../reader/source.js';
+import { repositoryStorage, storageSource } from '../pipeline/storage.js';
+import { isS3Location } from '../storage/s3/index.js';
 import { loadChannelManifest } from '../manifest/channel-file.js';
 import { repositoryState } from './actual.js';
 import { desiredVersion } from './desired.js';
@@ -76,7 +78,8 @@ export function keysDirectory(settings: RepositorySettings, root: string): strin
 }
 
 export function location(settings: RepositorySettings, root: string, remote: boolean): string {
-  if (!remote && settings.storage !== undefined) return path.resolve(root, settings.storage);
+  if (!remote && settings.storage !== undefined)
+    return isS3Location(settings.storage) ? settings.storage : path.resolve(root, settings.storage);
   if (settings.url !== undefined) return settings.url;
   if (settings.storage !== undefined) return path.resolve(root, settings.storage);
   throw new UcvmError(
@@ -107,9 +110,15 @@ export async function openChannelRepository(
     repository: undefined,
     state: { fqrn: settings.name, rollingTag: settings.rollingTag, tags: [] },
   };
-  if (!isUrl(where) && !existsSync(path.join(where, '.cvmfspublished'))) return empty;
+  const inStorage = !isUrl(where);
+  if (inStorage && !isS3Location(where) && !existsSync(path.join(where, '.cvmfspublished')))
+    return empty;
+  const source = inStorage
+    ? storageSource(repositoryStorage(settings, options.root))
+    : openSource(where);
+  if (isS3Location(where) && (await source.read('.cvmfspublished')) === undefined) return empty;
   const publicKey = path.join(keysDirectory(settings, options.root), `${settings.name}.pub`);
-  const repository = await openVerifiedRepository(openSource(where), {
+  const repository = await openVerifiedRepository(source, {
     masterKeys: [await loadPublicKey(publicKey)],
     fqrn: settings.name,
     allowExpired: true,

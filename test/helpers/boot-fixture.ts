@@ -15,7 +15,7 @@ import path from 'node:path';
 import { buildImage, type ImageBuildResult } from '../../src/image/build/build.js';
 import type { RootSource } from '../../src/image/build/settings.js';
 import { buildChannel } from '../../src/template/channel.js';
-import { serveInChild, ucvm } from './cli.js';
+import { serveInChild, startUcvm } from './cli.js';
 import { startSquid, type Squid } from './squid.js';
 
 export const REPO = 'cernvm-dev.example.org';
@@ -33,7 +33,7 @@ export interface BootFixtureOptions {
   projectRoot: string;
 }
 
-type Cli = (args: string[]) => string;
+type Cli = (args: string[]) => Promise<string>;
 
 export interface BootFixture {
   work: string;
@@ -73,11 +73,11 @@ export async function bootFixture(options: BootFixtureOptions): Promise<BootFixt
     path.join(projectRoot, 'pipeline/image.yaml'),
     path.join(project, 'pipeline/image.yaml'),
   );
-  cli(['repo', 'init', storage, '--keys', keys]);
+  await cli(['repo', 'init', storage, '--keys', keys]);
 
   const tree = path.join(work, 'tree');
   await buildChannel({ root: projectRoot, channel: 'development', out: tree });
-  publish(cli, { storage, keys, tree, rootSource }, 'cernvm-system-1.2.0');
+  await publish(cli, { storage, keys, tree, rootSource }, 'cernvm-system-1.2.0');
 
   const server = await serveInChild([storage], options.cli);
   const squid = await startSquid();
@@ -133,9 +133,13 @@ function pinClient(imageYaml: string, archive: string): void {
   writeFileSync(imageYaml, text.replace(/^packages:/m, `${client}packages:`));
 }
 
+/**
+ * Runs the CLI without blocking this process: a publish of the OS takes longer than vitest
+ * lets a worker go without answering (its RPC times out at 60 s).
+ */
 function cliRunner(cliPath: string): Cli {
-  return (args) => {
-    const result = ucvm(args, { cli: cliPath });
+  return async (args) => {
+    const result = await startUcvm(args, {}, cliPath).done;
     if (result.status !== 0)
       throw new Error(`ucvm ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
     return result.stdout;
@@ -144,19 +148,40 @@ function cliRunner(cliPath: string): Cli {
 
 type Published = Pick<BootFixture, 'storage' | 'keys' | 'tree' | 'rootSource'>;
 
-function publish(cli: Cli, fixture: Published, tag: string): void {
-  cli(['repo', 'publish', fixture.storage, fixture.tree, '--tag', tag, '--keys', fixture.keys]);
-  cli(['repo', 'tag', fixture.storage, 'HEAD', tag, '--keys', fixture.keys]);
+async function publish(cli: Cli, fixture: Published, tag: string): Promise<void> {
+  await cli([
+    'repo',
+    'publish',
+    fixture.storage,
+    fixture.tree,
+    '--tag',
+    tag,
+    '--keys',
+    fixture.keys,
+  ]);
+  await cli(['repo', 'tag', fixture.storage, 'HEAD', tag, '--keys', fixture.keys]);
   if (fixture.rootSource !== 'squashfs') return;
   // The shelf: one image per root hash, each tag in the index.
   for (const name of ['HEAD', tag]) {
     const shelf = path.join(fixture.storage, 'exports');
-    cli(['repo', 'export', `${fixture.storage}@${name}`, '--shelf', shelf, '--keys', fixture.keys]);
+    await cli([
+      'repo',
+      'export',
+      `${fixture.storage}@${name}`,
+      '--shelf',
+      shelf,
+      '--keys',
+      fixture.keys,
+    ]);
   }
 }
 
 /** A new OS version: the tree's version marker renamed, published, HEAD moved to it. */
-export function publishNextVersion(fixture: BootFixture, from: string, to: string): void {
+export async function publishNextVersion(
+  fixture: BootFixture,
+  from: string,
+  to: string,
+): Promise<void> {
   const marker = readdirSync(fixture.tree).find(
     (name) => name === `.installed_cernvm-system-${from}`,
   );
@@ -165,12 +190,19 @@ export function publishNextVersion(fixture: BootFixture, from: string, to: strin
     path.join(fixture.tree, marker),
     path.join(fixture.tree, `.installed_cernvm-system-${to}`),
   );
-  publish(fixture.cli, fixture, `cernvm-system-${to}`);
+  await publish(fixture.cli, fixture, `cernvm-system-${to}`);
 }
 
 /** The root hash a tag points at, from `ucvm repo tags --json`. */
-export function rootHashOf(fixture: BootFixture, tag: string): string {
-  const listing = fixture.cli(['repo', 'tags', fixture.storage, '--keys', fixture.keys, '--json']);
+export async function rootHashOf(fixture: BootFixture, tag: string): Promise<string> {
+  const listing = await fixture.cli([
+    'repo',
+    'tags',
+    fixture.storage,
+    '--keys',
+    fixture.keys,
+    '--json',
+  ]);
   const { tags } = JSON.parse(listing) as { tags: Array<{ name: string; hashHex: string }> };
   const found = tags.find((entry) => entry.name === tag);
   if (found === undefined) throw new Error(`no tag ${tag}`);

@@ -93,7 +93,7 @@ export async function startS3Server(): Promise<S3TestServer> {
   // Koa composes its middleware when it starts listening: these run before s3rver's own.
   const app = server as unknown as { middleware: unknown[] };
   app.middleware.unshift(record, conditional);
-  const { port } = (await server.run()) as AddressInfo;
+  const { port } = (await server.run());
   const endpoint = `http://127.0.0.1:${port}`;
   const connection = (overrides: Partial<S3StorageOptions> = {}): S3StorageOptions => ({
     endpoint,

@@ -162,7 +162,7 @@ describe('the lease: one writer of a bucket at a time', () => {
     await held.release();
 
     // A process of this machine that is gone (SIGKILLed): no need to wait for the expiry.
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     await plantLease(where, {
       id: 'y',
       holder: `ucvm publish (pid ${dead})`,

@@ -106,7 +106,7 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
           expect(booted(result)).toBe('cernvm-system-1.2.0');
           expect(result.console).toContain('no scratch disk yet: first boot');
           expect(result.console).toContain(
-            `snapshot HEAD, root hash ${rootHashOf(fixture, 'cernvm-system-1.2.0')}`,
+            `snapshot HEAD, root hash ${await rootHashOf(fixture, 'cernvm-system-1.2.0')}`,
           );
           expect(result.console).toMatch(/Welcome to .*Debian GNU\/Linux 12/);
           // Everything came through the proxy: the shelf index and the image, or the client's
@@ -131,9 +131,9 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
       it(
         'boots the pinned root hash again although the rolling tag moved',
         async () => {
-          publishNextVersion(fixture, '1.2.0', '1.2.1');
-          const pinned = rootHashOf(fixture, 'cernvm-system-1.2.0');
-          expect(rootHashOf(fixture, 'HEAD')).not.toBe(pinned);
+          await publishNextVersion(fixture, '1.2.0', '1.2.1');
+          const pinned = await rootHashOf(fixture, 'cernvm-system-1.2.0');
+          expect(await rootHashOf(fixture, 'HEAD')).not.toBe(pinned);
           const result = await boot({
             iso: fixture.image.iso!.file,
             disks: [{ file: scratch1() }],
@@ -162,7 +162,7 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
           expect(result.console).toMatch(/cvmfs_tag.*not a tag name/);
           expect(booted(result)).toBe('cernvm-system-1.2.1');
           expect(result.console).toContain(
-            `root hash ${rootHashOf(fixture, 'cernvm-system-1.2.1')}`,
+            `root hash ${await rootHashOf(fixture, 'cernvm-system-1.2.1')}`,
           );
         },
         BOOT_TIMEOUT,
@@ -171,7 +171,7 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
       it(
         'switches back in time to a forced older tag, and keeps it pinned',
         async () => {
-          const older = rootHashOf(fixture, 'cernvm-system-1.2.0');
+          const older = await rootHashOf(fixture, 'cernvm-system-1.2.0');
           const append = `${fixture.image.cmdline} ucvm.force_tag=cernvm-system-1.2.0`;
           const kernel = {
             kernel: fixture.image.kernel.file,
@@ -201,7 +201,7 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
           const result = await boot({ disks: [{ file: disk, format: 'qcow2' }] });
           expect(booted(result)).toMatch(/^cernvm-system-/);
           expect(result.console).toContain(
-            `snapshot HEAD, root hash ${rootHashOf(fixture, 'HEAD')}`,
+            `snapshot HEAD, root hash ${await rootHashOf(fixture, 'HEAD')}`,
           );
           expect(result.console).toContain('no scratch disk yet: first boot');
           expect(result.console).toContain('scratch: adding a partition to the boot disk vda');
@@ -209,14 +209,16 @@ describe.each(sources)('the boot image, $source root source', ({ source, skip })
         BOOT_TIMEOUT,
       );
 
-      it('kept the pin and the boot log on the scratch disk', () => {
+      it('kept the pin and the boot log on the scratch disk', async () => {
         // The first machine's scratch: ext4 in partition 1, at 1 MiB (sfdisk's alignment).
         const read = (file: string): string =>
           execFileSync('debugfs', ['-R', `cat ${file}`, `${scratch1()}?offset=1048576`], {
             encoding: 'utf8',
             stdio: ['ignore', 'pipe', 'ignore'],
           });
-        expect(read('/aux/snapshot')).toBe(`${rootHashOf(fixture, 'cernvm-system-1.2.0')}\nHEAD\n`);
+        expect(read('/aux/snapshot')).toBe(
+          `${await rootHashOf(fixture, 'cernvm-system-1.2.0')}\nHEAD\n`,
+        );
         const log = read('/ulogs/boot.log');
         expect(log.match(/^=== boot of /gm)?.length).toBe(2);
         expect(log).toContain('--- hand_over');
