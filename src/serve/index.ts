@@ -29,7 +29,17 @@ export interface ServeOptions {
   /** Called for an I/O error answered with 500 or a response cut short, e.g. to log it. */
   onError?: (error: unknown) => void;
   timeouts?: Partial<ServeTimeouts>;
+  /**
+   * Cache lifetime, in seconds, of what changes with a publish (`.cvmfspublished`,
+   * `.cvmfswhitelist`, the shelf's index): how long a site proxy may serve the previous
+   * revision. Default 61, as a stock stratum 0's Apache configuration says.
+   */
+  mutableMaxAge?: number;
 }
+
+/** Content-addressed files never change: proxies may keep them for days (as cvmfs_server's Apache says). */
+const IMMUTABLE_MAX_AGE = 259200;
+const immutable = /^(?:data\/|exports\/[0-9a-f]{40,}\.squashfs$)/;
 
 export interface RunningServer {
   url: string;
@@ -93,6 +103,7 @@ export async function serveRepositories(options: ServeOptions): Promise<RunningS
   const roots = new Map([...options.repositories].map(([fqrn, dir]) => [fqrn, resolve(dir)]));
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const onError = options.onError ?? (() => undefined);
+  const mutableMaxAge = options.mutableMaxAge ?? 61;
 
   async function answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const done = (status: number): void =>
@@ -129,7 +140,7 @@ export async function serveRepositories(options: ServeOptions): Promise<RunningS
           ? 'application/x-cvmfs'
           : 'application/octet-stream',
         'content-length': String(size),
-        'cache-control': relative.startsWith('data/') ? 'max-age=259200' : 'max-age=61',
+        'cache-control': `max-age=${immutable.test(relative) ? IMMUTABLE_MAX_AGE : mutableMaxAge}`,
       });
       done(200);
     } catch (error) {

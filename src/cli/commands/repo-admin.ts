@@ -163,37 +163,54 @@ export function registerRepoAdminCommands(repo: Command): void {
     .argument('<repo...>', 'storage directories (each named after its repository)')
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', '8080')
+    .option(
+      '--max-age <seconds>',
+      'how long proxies may cache the manifest and whitelist (content objects: 3 days)',
+      '61',
+    )
     .option('--json', 'print the URL as JSON when ready')
     .addHelpText(
       'after',
       '\nExamples:\n  $ ucvm repo serve srv/os.example.org --port 8080\n  # client: CVMFS_SERVER_URL=http://127.0.0.1:8080/cvmfs/@fqrn@',
     )
-    .action(async (storages: string[], options: { host: string; port: string; json?: boolean }) => {
-      const port = Number(options.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw new UcvmError('USAGE', `--port must be 0–65535, got ${options.port}`);
-      const repositories = new Map(
-        storages.map((dir) => [resolve(dir).slice(resolve(dir).lastIndexOf('/') + 1), dir]),
-      );
-      const server = await serveRepositories({
-        repositories,
-        host: options.host,
-        port,
-        onError: (error) =>
-          process.stderr.write(`warning: serving failed: ${(error as Error).message}\n`),
-      });
-      emit(
-        options.json === true,
-        { url: server.url, port: server.port, repositories: [...repositories.keys()] },
-        () =>
-          [...repositories.keys()]
-            .map((fqrn) => `serving ${fqrn} at ${server.url}/${fqrn}`)
-            .join('\n'),
-      );
-      await new Promise<void>((resolveStop) => {
-        process.once('SIGINT', resolveStop);
-        process.once('SIGTERM', resolveStop);
-      });
-      await server.close();
-    });
+    .action(
+      async (
+        storages: string[],
+        options: { host: string; port: string; maxAge: string; json?: boolean },
+      ) => {
+        const port = Number(options.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new UcvmError('USAGE', `--port must be 0–65535, got ${options.port}`);
+        const maxAge = Number(options.maxAge);
+        if (!Number.isInteger(maxAge) || maxAge < 0)
+          throw new UcvmError(
+            'USAGE',
+            `--max-age must be a whole number of seconds, got ${options.maxAge}`,
+          );
+        const repositories = new Map(
+          storages.map((dir) => [resolve(dir).slice(resolve(dir).lastIndexOf('/') + 1), dir]),
+        );
+        const server = await serveRepositories({
+          repositories,
+          host: options.host,
+          port,
+          mutableMaxAge: maxAge,
+          onError: (error) =>
+            process.stderr.write(`warning: serving failed: ${(error as Error).message}\n`),
+        });
+        emit(
+          options.json === true,
+          { url: server.url, port: server.port, repositories: [...repositories.keys()] },
+          () =>
+            [...repositories.keys()]
+              .map((fqrn) => `serving ${fqrn} at ${server.url}/${fqrn}`)
+              .join('\n'),
+        );
+        await new Promise<void>((resolveStop) => {
+          process.once('SIGINT', resolveStop);
+          process.once('SIGTERM', resolveStop);
+        });
+        await server.close();
+      },
+    );
 }
