@@ -42,6 +42,16 @@ function failed(url: string, message: string, details?: string, cause?: unknown)
   });
 }
 
+/** Whether `url` exists (a HEAD request: 200 yes, 404 no, anything else HTTP_FAILED). */
+export async function httpExists(url: string, timeouts?: Partial<HttpTimeouts>): Promise<boolean> {
+  const body = await httpBody(url, {
+    maxBytes: 0,
+    method: 'HEAD',
+    ...(timeouts !== undefined && { timeouts }),
+  });
+  return body !== undefined;
+}
+
 /**
  * GETs `url` and returns its body as it arrives (undefined for 404). Fails with HTTP_FAILED on
  * any other status (redirects included), on a Content-Length or a body over `maxBytes`, on a
@@ -49,15 +59,17 @@ function failed(url: string, message: string, details?: string, cause?: unknown)
  */
 export async function httpBody(
   url: string,
-  options: { maxBytes: number; timeouts?: Partial<HttpTimeouts> },
+  options: { maxBytes: number; timeouts?: Partial<HttpTimeouts>; method?: 'GET' | 'HEAD' },
 ): Promise<AsyncIterable<Buffer> | undefined> {
   const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...options.timeouts };
   const parsed = new URL(url);
   const protocol = parsed.protocol === 'https:' ? 'https:' : 'http:';
-  const request = (protocol === 'https:' ? https : http).get(parsed, {
+  const request = (protocol === 'https:' ? https : http).request(parsed, {
+    method: options.method ?? 'GET',
     agent: agents[protocol],
     headers: { 'accept-encoding': 'identity' },
   });
+  request.end();
   let failure: UcvmError | undefined;
   const stop = (error: UcvmError): void => {
     failure ??= error;
@@ -130,6 +142,11 @@ export async function httpBody(
         ? `Redirects are refused (to ${response.headers.location ?? 'nowhere'}); use the final URL.`
         : undefined,
     );
+  }
+  if (options.method === 'HEAD') {
+    response.resume();
+    cleanup();
+    return (async function* nothing(): AsyncGenerator<Buffer> {})();
   }
   const lengthHeader = response.headers['content-length'];
   const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);

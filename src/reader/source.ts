@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { UcvmError } from '../errors.js';
-import { httpBody, type HttpTimeouts } from './http.js';
+import { httpBody, httpExists, type HttpTimeouts } from './http.js';
 import { READ_LIMITS } from './limits.js';
 
 /** Per-read limits. Anything fetched is untrusted: its size is bounded. */
@@ -22,6 +22,8 @@ export interface RepoSource {
   read(relative: string, options?: ReadOptions): Promise<Buffer | undefined>;
   /** The bytes of a file as they arrive (large contents), or undefined if it does not exist. */
   stream(relative: string, options?: ReadOptions): Promise<AsyncIterable<Buffer> | undefined>;
+  /** Whether a file exists, without reading it (a replica check asks this of every object). */
+  has(relative: string): Promise<boolean>;
 }
 
 /** The names a repository base holds; anything else (`..`, absolute paths, queries) is refused. */
@@ -122,6 +124,11 @@ export function directorySource(directory: string): RepoSource {
       const opened = await openFile(relative, limit);
       return opened === undefined ? undefined : pieces(opened.handle, limit);
     },
+    async has(relative) {
+      const opened = await openFile(relative, Number.MAX_SAFE_INTEGER);
+      await opened?.handle.close();
+      return opened !== undefined;
+    },
   };
 }
 
@@ -145,6 +152,10 @@ export function httpSource(baseUrl: string, timeouts?: Partial<HttpTimeouts>): R
       return body === undefined ? undefined : collect(body);
     },
     stream: (relative, options = {}) => get(relative, options),
+    has(relative) {
+      checkName(base, relative);
+      return httpExists(`${base}/${relative}`, timeouts);
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import { decodeProvenance } from '../../reconcile/provenance.js';
 import { diffSnapshots } from '../../reader/diff.js';
 import type { Repository } from '../../reader/repository.js';
 import { fqrnOfLocation } from '../../reader/source.js';
+import { compareReplica } from '../../reader/replica.js';
 import { verifyRepository } from '../../reader/verify.js';
 import { emit, printable } from '../output.js';
 import {
@@ -230,10 +231,14 @@ function registerVerify(repo: Command): void {
     .option('--fqrn <name>', 'expected repository name (default: the last path component)')
     .option('--timeout <seconds>', 'for a server that stops answering (idle and connect)', '30')
     .option('--no-objects', 'skip downloading and hashing every object')
+    .option(
+      '--url <replica>',
+      'also compare a replica (stratum 1, mirror, bucket URL) with it: revision, root catalog, tags, every reachable object present',
+    )
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExit status: 0 verified, 1 problems found (a missing master key is one).\n\nExamples:\n  $ ucvm repo verify srv/os.example.org --key keys/os.example.org.pub\n  $ ucvm repo verify http://127.0.0.1:8080/cvmfs/os.example.org --json',
+      '\nExit status: 0 verified, 1 problems found (a missing master key is one).\n\nExamples:\n  $ ucvm repo verify srv/os.example.org --key keys/os.example.org.pub\n  $ ucvm repo verify http://127.0.0.1:8080/cvmfs/os.example.org --json\n  $ ucvm repo verify srv/os.example.org --url http://stratum1.example.org/cvmfs/os.example.org',
     )
     .action(
       async (
@@ -244,9 +249,14 @@ function registerVerify(repo: Command): void {
           fqrn?: string;
           timeout?: string;
           objects: boolean;
+          url?: string;
           json?: boolean;
         },
       ) => {
+        if (options.url !== undefined) {
+          await verifyReplica(location, options.url, options);
+          return;
+        }
         // verify reads what it checks itself: it opens without trusting anything yet.
         const repository = await openRepository(location, {
           ...options,
@@ -276,6 +286,37 @@ function registerVerify(repo: Command): void {
         }
       },
     );
+}
+
+/** `verify --url`: the stratum 0 and its replica, both verified, then compared. */
+async function verifyReplica(
+  location: string,
+  url: string,
+  options: ReadOptions & { fqrn?: string; objects: boolean; json?: boolean },
+): Promise<void> {
+  const fqrn = options.fqrn ?? fqrnOfLocation(location);
+  const stratum0 = await openRepository(location, options);
+  try {
+    const replica = await openRepository(url, { ...options, fqrn });
+    try {
+      const report = await compareReplica(stratum0, replica);
+      emit(options.json === true, report, () =>
+        [
+          report.ok
+            ? `the replica matches: revision ${report.replica.revision}, root ${report.replica.rootHash}, ${report.objects} objects present`
+            : `FAILED: ${report.problems.length} problems`,
+          `  stratum 0: ${report.stratum0.location} revision ${report.stratum0.revision}`,
+          `  replica:   ${report.replica.location} revision ${report.replica.revision}`,
+          ...report.problems.map((p) => `  problem: ${printable(p)}`),
+        ].join('\n'),
+      );
+      if (!report.ok) process.exitCode = 1;
+    } finally {
+      replica.close();
+    }
+  } finally {
+    stratum0.close();
+  }
 }
 
 /** The commands that read repositories (each verifies what it reads first). */

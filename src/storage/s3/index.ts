@@ -65,5 +65,6 @@ function lazySource(location: string, load: () => Promise<RepoSource>): RepoSour
     read: async (relative: string, options?: ReadOptions) => (await real()).read(relative, options),
     stream: async (relative: string, options?: ReadOptions) =>
       (await real()).stream(relative, options),
+    has: async (relative: string) => (await real()).has(relative),
   };
 }

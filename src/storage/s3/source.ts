@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import {
   checkName,
@@ -59,6 +59,17 @@ export function s3Source(
       return body === undefined ? undefined : collect(body);
     },
     stream: (relative, options = {}) => get(relative, options),
+    async has(relative) {
+      checkName(base, relative);
+      const key = `${location.prefix}${relative}`;
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: key }));
+        return true;
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw s3Error(error, 'look up', location.bucket, key);
+      }
+    },
   };
 }
 
