@@ -39,6 +39,7 @@ describe('ucvm repo verify --url: a replica compared with its stratum 0', () => 
           repo.keys,
           '--json',
         ]).done;
+        expect(run.stdout, run.stderr).not.toBe('');
         return { status: run.status, report: JSON.parse(run.stdout) as Report, stderr: run.stderr };
       };
       const same = await verify();
@@ -63,13 +64,12 @@ describe('ucvm repo verify --url: a replica compared with its stratum 0', () => 
       // The snapshot copies everything again, but one object got lost on the way.
       rmSync(replicaDir, { recursive: true });
       cpSync(repo.storage, replicaDir, { recursive: true });
-      // The certificate: every revision names it, so the stratum 0 reaches it.
+      // A file's content (no suffix): both tags reach every file the tree has.
+      const content = (file: string) => /^[0-9a-f]{38}$/.test(file);
       const folder = readdirSync(path.join(replicaDir, 'data')).find((name) =>
-        readdirSync(path.join(replicaDir, 'data', name)).some((file) => file.endsWith('X')),
+        readdirSync(path.join(replicaDir, 'data', name)).some(content),
       )!;
-      const lost = readdirSync(path.join(replicaDir, 'data', folder)).find((file) =>
-        file.endsWith('X'),
-      )!;
+      const lost = readdirSync(path.join(replicaDir, 'data', folder)).find(content)!;
       rmSync(path.join(replicaDir, 'data', folder, lost));
       const incomplete = await verify();
       expect(incomplete.status).toBe(1);
