@@ -2,7 +2,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
 import type { S3StorageOptions } from '../../src/storage/s3/storage.js';
-import { makeTempDir, removeDir } from './tmp.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 /** s3rver's one account. It checks the access key id (not a v4 signature). */
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -46,7 +48,8 @@ type Next = () => Promise<void>;
  * racing writers see what they would see on S3: one 200, one 412.
  */
 export async function startS3Server(): Promise<S3TestServer> {
-  const directory = await makeTempDir('ucvm-s3-');
+  // Not helpers/tmp.ts (it needs vitest): the benchmark runs this server too.
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'ucvm-s3-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
   const requests: S3TestServer['requests'] = [];
   const busy = new Map<string, Promise<void>>();
@@ -93,7 +96,7 @@ export async function startS3Server(): Promise<S3TestServer> {
   // Koa composes its middleware when it starts listening: these run before s3rver's own.
   const app = server as unknown as { middleware: unknown[] };
   app.middleware.unshift(record, conditional);
-  const { port } = (await server.run());
+  const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const connection = (overrides: Partial<S3StorageOptions> = {}): S3StorageOptions => ({
     endpoint,
@@ -125,7 +128,7 @@ export async function startS3Server(): Promise<S3TestServer> {
     },
     async close() {
       await (server as unknown as { close(): Promise<void> }).close();
-      await removeDir(directory);
+      await rm(directory, { recursive: true, force: true });
     },
   };
 }

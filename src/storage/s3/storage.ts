@@ -29,8 +29,12 @@ const MULTIPART_BYTES = 16 << 20;
 const PART_BYTES = 8 << 20;
 /** DeleteObjects takes at most this many keys. */
 const DELETE_BATCH = 1000;
-/** A `data/xx/` folder with more names asked about than this is listed rather than asked key by key. */
-const LIST_THRESHOLD = 16;
+/**
+ * A `data/xx/` folder with more names asked about than this is listed (1000 keys a request)
+ * rather than asked key by key: the check before signing asks for every object of the new
+ * revision, a few per folder even for a small tree.
+ */
+const LIST_THRESHOLD = 2;
 const MANIFEST = '.cvmfspublished';
 
 export interface S3StorageOptions extends S3Connection {
