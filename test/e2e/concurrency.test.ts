@@ -64,7 +64,7 @@ describe('publishes to one repository while another writer holds it', () => {
         ]),
       );
       await Promise.all(queued.map((run) => stderrSays(run, 'waiting')));
-      lock.release();
+      await lock.release();
       released = true;
       const results = await Promise.all(queued.map((run) => run.done));
       for (const result of results) expect(result.status, result.stderr).toBe(0);
@@ -73,7 +73,7 @@ describe('publishes to one repository while another writer holds it', () => {
       );
       expect(revisions.sort()).toEqual([2, 3]);
     } finally {
-      if (!released) lock.release();
+      if (!released) await lock.release();
     }
     const cat = (tag: string): string =>
       ucvm(['repo', 'cat', `${storage}@${tag}`, '/d3/f7'], {
