@@ -30,7 +30,7 @@ export interface RepoSource {
 const REPOSITORY_FILE =
   /^(?:\.cvmfspublished|\.cvmfswhitelist|\.cvmfsreflog|\.ucvm-storage-id|data\/[0-9a-f]{2}\/[0-9a-f]{38}(?:-rmd160|-shake128)?[PCHXM]?)$/;
 
-export function checkName(location: string, relative: string): void {
+function checkName(location: string, relative: string): void {
   if (!REPOSITORY_FILE.test(relative))
     throw new UcvmError(
       'REPO_CORRUPT',
@@ -49,7 +49,7 @@ export function tooLarge(where: string, size: number, limit: number): UcvmError 
   );
 }
 
-export async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer> {
+async function collect(pieces: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const piece of pieces) parts.push(piece);
   return Buffer.concat(parts);
@@ -138,24 +138,38 @@ export function directorySource(directory: string): RepoSource {
  */
 export function httpSource(baseUrl: string, timeouts?: Partial<HttpTimeouts>): RepoSource {
   const base = baseUrl.replace(/\/+$/, '');
-  const get = (relative: string, options: ReadOptions) => {
-    checkName(base, relative);
-    return httpBody(`${base}/${relative}`, {
-      maxBytes: options.maxBytes ?? READ_LIMITS.defaultBytes,
-      ...(timeouts !== undefined && { timeouts }),
-    });
+  return bodySource(
+    base,
+    (relative, options) =>
+      httpBody(`${base}/${relative}`, {
+        maxBytes: options.maxBytes ?? READ_LIMITS.defaultBytes,
+        ...(timeouts !== undefined && { timeouts }),
+      }),
+    (relative) => httpExists(`${base}/${relative}`, timeouts),
+  );
+}
+
+/**
+ * A source from a fetch of a body and an existence check, for stores read by request (HTTP, S3):
+ * every name is checked before it is asked for.
+ */
+export function bodySource(
+  location: string,
+  get: (relative: string, options: ReadOptions) => Promise<AsyncIterable<Buffer> | undefined>,
+  has: (relative: string) => Promise<boolean>,
+): RepoSource {
+  const checked = <T>(relative: string, work: () => Promise<T>): Promise<T> => {
+    checkName(location, relative);
+    return work();
   };
   return {
-    location: base,
+    location,
     async read(relative, options = {}) {
-      const body = await get(relative, options);
+      const body = await checked(relative, () => get(relative, options));
       return body === undefined ? undefined : collect(body);
     },
-    stream: (relative, options = {}) => get(relative, options),
-    has(relative) {
-      checkName(base, relative);
-      return httpExists(`${base}/${relative}`, timeouts);
-    },
+    stream: (relative, options = {}) => checked(relative, () => get(relative, options)),
+    has: (relative) => checked(relative, () => has(relative)),
   };
 }
 

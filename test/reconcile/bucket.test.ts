@@ -13,6 +13,7 @@ import {
   fqrns,
   git,
   makeProject,
+  reconcileArgs,
   startArchive,
   tagRoot,
   ucvmAsync,
@@ -56,24 +57,7 @@ function bucketPipeline(): string {
 }
 
 async function reconcile(...args: string[]) {
-  return ucvmAsync(
-    [
-      'reconcile',
-      '--root',
-      root,
-      '--apt-root',
-      archive.aptRoot,
-      '--cache',
-      path.join(base, 'apt-cache'),
-      '--spool',
-      path.join(base, 'spool'),
-      '--mode',
-      'chrootless',
-      '--json',
-      ...args,
-    ],
-    env,
-  );
+  return ucvmAsync(reconcileArgs(root, archive, base, ...args), env);
 }
 
 beforeAll(async () => {

@@ -6,6 +6,7 @@ import { tmpdir } from '../helpers/tmp.js';
 import {
   channels,
   makeProject,
+  reconcileArgs,
   startArchive,
   storageOf,
   tagRoot,
@@ -23,25 +24,6 @@ beforeAll(async () => {
 afterAll(() => archive.close());
 
 const gates = 'gates:\n  testing:\n    checks: [verify]\n';
-
-function reconcileArgs(root: string, base: string, ...more: string[]): string[] {
-  return [
-    'reconcile',
-    '--root',
-    root,
-    '--init',
-    '--apt-root',
-    archive.aptRoot,
-    '--cache',
-    path.join(base, 'apt-cache'),
-    '--spool',
-    path.join(base, 'spool'),
-    '--mode',
-    'chrootless',
-    '--json',
-    ...more,
-  ];
-}
 
 /** Every repository that exists verifies (signatures, catalogs, every object). */
 async function everyRepositoryVerifies(root: string, keys: string): Promise<void> {
@@ -74,7 +56,7 @@ describe('reconcile killed with SIGKILL at any moment', () => {
     let finished = false;
     let killed = 0;
     for (const delay of delays) {
-      const run = startUcvm(reconcileArgs(root, base));
+      const run = startUcvm(reconcileArgs(root, archive, base, '--init'));
       const timer = setTimeout(() => run.child.kill('SIGKILL'), delay);
       const result = await run.done;
       clearTimeout(timer);
@@ -88,7 +70,7 @@ describe('reconcile killed with SIGKILL at any moment', () => {
     }
     // Each run went on from where the one before was killed: several were cut short.
     expect(killed).toBeGreaterThanOrEqual(4);
-    const last = await ucvmAsync(reconcileArgs(root, base));
+    const last = await ucvmAsync(reconcileArgs(root, archive, base, '--init'));
     expect(last.status, last.stderr).toBe(0);
     await expectReconciled(root, keys);
     await everyRepositoryVerifies(root, keys);
@@ -109,8 +91,8 @@ describe('two reconciles at once', () => {
     const base = await tmpdir();
     const { root, keys } = makeProject(base, versions, { gates });
     const [a, b] = await Promise.all([
-      ucvmAsync(reconcileArgs(root, base, '--wait', '300')),
-      ucvmAsync(reconcileArgs(root, base, '--wait', '300')),
+      ucvmAsync(reconcileArgs(root, archive, base, '--init', '--wait', '300')),
+      ucvmAsync(reconcileArgs(root, archive, base, '--init', '--wait', '300')),
     ]);
     expect(a.status, a.stderr).toBe(0);
     expect(b.status, b.stderr).toBe(0);

@@ -233,3 +233,27 @@ export async function verifyProblems(
 export function publishedManifest(root: string, channel: Channel): Buffer {
   return readFileSync(path.join(storageOf(root, channel), '.cvmfspublished'));
 }
+
+/** `ucvm reconcile` against the fixture archive, with the apt cache and spool under `base`. */
+export function reconcileArgs(
+  root: string,
+  archive: Archive,
+  base: string,
+  ...more: string[]
+): string[] {
+  return [
+    'reconcile',
+    '--root',
+    root,
+    '--apt-root',
+    archive.aptRoot,
+    '--cache',
+    path.join(base, 'apt-cache'),
+    '--spool',
+    path.join(base, 'spool'),
+    '--mode',
+    'chrootless',
+    '--json',
+    ...more,
+  ];
+}

@@ -14,6 +14,7 @@ import {
   manifestText,
   openChannel,
   publishedManifest,
+  reconcileArgs,
   startArchive,
   storageOf,
   tagRoot,
@@ -41,21 +42,7 @@ let keys: string;
 const gates = 'gates:\n  testing:\n    checks: [verify]\n  production:\n    checks: [verify]\n';
 
 async function reconcile(...args: string[]) {
-  const result = await ucvmAsync([
-    'reconcile',
-    '--root',
-    root,
-    '--apt-root',
-    archive.aptRoot,
-    '--cache',
-    path.join(base, 'apt-cache'),
-    '--spool',
-    path.join(base, 'spool'),
-    '--mode',
-    'chrootless',
-    '--json',
-    ...args,
-  ]);
+  const result = await ucvmAsync(reconcileArgs(root, archive, base, ...args));
   const report =
     result.stdout.trim() === ''
       ? undefined

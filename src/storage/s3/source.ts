@@ -1,43 +1,29 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import {
-  checkName,
-  collect,
-  tooLarge,
-  type ReadOptions,
-  type RepoSource,
-} from '../../reader/source.js';
+import { bodySource, tooLarge, type ReadOptions, type RepoSource } from '../../reader/source.js';
 import { READ_LIMITS } from '../../reader/limits.js';
 import { isNotFound, s3Error } from './errors.js';
 import { formatS3Location, type S3Location } from './location.js';
-
-/** What a read saw of an object's version: the ETag, for conditional writes. */
-export type OnVersion = (name: string, etag: string | undefined) => void;
 
 /**
  * A repository in a bucket, read through the S3 API with the store's credentials (a bucket
  * need not be public for its publisher). Bounded like every read: the declared length is
  * checked before the body is read, and the body is cut off at the limit whatever it declared.
  */
-export function s3Source(
-  client: S3Client,
-  location: S3Location,
-  onVersion?: OnVersion,
-): RepoSource {
+export function s3Source(client: S3Client, location: S3Location): RepoSource {
   const base = formatS3Location(location);
+  const keyOf = (relative: string): string => `${location.prefix}${relative}`;
   async function get(
     relative: string,
     options: ReadOptions,
   ): Promise<AsyncIterable<Buffer> | undefined> {
-    checkName(base, relative);
     const limit = options.maxBytes ?? READ_LIMITS.defaultBytes;
-    const key = `${location.prefix}${relative}`;
+    const key = keyOf(relative);
     let body: Readable;
     try {
       const response = await client.send(
         new GetObjectCommand({ Bucket: location.bucket, Key: key }),
       );
-      onVersion?.(relative, response.ETag);
       body = response.Body as Readable;
       if ((response.ContentLength ?? 0) > limit) {
         body.destroy();
@@ -45,32 +31,22 @@ export function s3Source(
       }
     } catch (error) {
       if (isNotFound(error)) {
-        onVersion?.(relative, undefined);
         return undefined;
       }
       throw s3Error(error, 'read', location.bucket, key);
     }
     return bounded(body, limit, `${base}/${relative}`);
   }
-  return {
-    location: base,
-    async read(relative, options = {}) {
-      const body = await get(relative, options);
-      return body === undefined ? undefined : collect(body);
-    },
-    stream: (relative, options = {}) => get(relative, options),
-    async has(relative) {
-      checkName(base, relative);
-      const key = `${location.prefix}${relative}`;
-      try {
-        await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: key }));
-        return true;
-      } catch (error) {
-        if (isNotFound(error)) return false;
-        throw s3Error(error, 'look up', location.bucket, key);
-      }
-    },
-  };
+  async function has(relative: string): Promise<boolean> {
+    try {
+      await client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: keyOf(relative) }));
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw s3Error(error, 'look up', location.bucket, keyOf(relative));
+    }
+  }
+  return bodySource(base, get, has);
 }
 
 async function* bounded(body: Readable, limit: number, where: string): AsyncGenerator<Buffer> {
