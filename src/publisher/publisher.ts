@@ -2,7 +2,7 @@ import type { Tag } from '../cvmfs/history.js';
 import type { Progress } from '../log.js';
 import type { Repository } from '../reader/repository.js';
 
-export type PublisherKind = 'embedded';
+export type PublisherKind = 'embedded' | 'cvmfs-server';
 
 export interface PublisherCapabilities {
   /** Garbage collection of unreachable objects. */

@@ -46,7 +46,9 @@ function changedFields(a: CatalogEntry, b: CatalogEntry): string[] {
     fields.push('content');
   if ((a.mode & 0o7777) !== (b.mode & 0o7777)) fields.push('mode');
   if (a.uid !== b.uid || a.gid !== b.gid) fields.push('owner');
-  if (a.mtime !== b.mtime || (a.mtimeNs ?? 0) !== (b.mtimeNs ?? 0)) fields.push('mtime');
+  // Nanoseconds count only where both catalogs record them (schema revision 6 has none).
+  const bothNs = a.mtimeNs !== undefined && b.mtimeNs !== undefined;
+  if (a.mtime !== b.mtime || (bothNs && a.mtimeNs !== b.mtimeNs)) fields.push('mtime');
   if (a.symlink !== b.symlink) fields.push('target');
   if (entryKind(a) === 'special' && a.size !== b.size) fields.push('device');
   const xa = a.xattrs === undefined ? '' : (encodeXattrs(a.xattrs)?.toString('hex') ?? '');

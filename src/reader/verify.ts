@@ -10,6 +10,8 @@ import { isUcvmError } from '../errors.js';
 import type { Repository } from './repository.js';
 import { fqrnOfLocation } from './source.js';
 
+const READABLE_REVISIONS = new Set(['6', String(CATALOG_SCHEMA_REVISION)]);
+
 export interface VerifyOptions {
   /** Master public keys; without them the whitelist signature cannot be checked (a warning). */
   masterKeys: readonly KeyObject[];
@@ -82,7 +84,8 @@ export async function verifyRepository(
         const where = `catalog ${hashHex} (${mountpoint === '' ? '/' : mountpoint})`;
         if (catalog.properties.get('schema') !== CATALOG_SCHEMA)
           problems.push(`${where}: schema ${catalog.properties.get('schema')}`);
-        if (catalog.properties.get('schema_revision') !== String(CATALOG_SCHEMA_REVISION))
+        // Revision 6 (cvmfs_server 2.11 writes it) differs only by the missing mtimens column.
+        if (!READABLE_REVISIONS.has(catalog.properties.get('schema_revision') ?? ''))
           problems.push(`${where}: schema revision ${catalog.properties.get('schema_revision')}`);
         if (catalog.mountpoint !== mountpoint)
           problems.push(`${where}: root_prefix is ${JSON.stringify(catalog.mountpoint)}`);

@@ -1,3 +1,4 @@
+import { descriptionText } from '../publisher/cvmfs-server/description.js';
 import { z } from 'zod';
 import { IDENTITY_FIELDS, type VersionIdentity } from './identity.js';
 
@@ -52,7 +53,9 @@ export function encodeProvenance(provenance: Provenance): string {
 }
 
 /** The provenance in a tag's description, or undefined if it holds none (or a broken one). */
-export function decodeProvenance(description: string): Provenance | undefined {
+export function decodeProvenance(stored: string): Provenance | undefined {
+  // A description that went through cvmfs_server travels encoded (one shell-safe word).
+  const description = descriptionText(stored);
   if (description.length > MAX_DESCRIPTION || !description.startsWith('{')) return undefined;
   try {
     const parsed = Provenance.safeParse(JSON.parse(description));

@@ -214,8 +214,17 @@ interface RawRow {
   xattr: Buffer | null;
 }
 
-const ENTRY_COLUMNS =
-  'md5path_1, md5path_2, hardlinks, hash, size, mode, mtime, mtimens, flags, name, symlink, uid, gid, xattr';
+/**
+ * The entry columns to read. `mtimens` came with schema revision 7; catalogs of revision 6 (as
+ * cvmfs_server 2.11 still writes) lack it, and their mtimes are whole seconds.
+ */
+function entryColumns(db: Database.Database): string {
+  const columns = db.prepare('PRAGMA table_info(catalog)').all() as Array<{ name: string }>;
+  const mtimens = columns.some((column) => column.name === 'mtimens')
+    ? 'mtimens'
+    : 'NULL AS mtimens';
+  return `md5path_1, md5path_2, hardlinks, hash, size, mode, mtime, ${mtimens}, flags, name, symlink, uid, gid, xattr`;
+}
 
 /** Read access to one decompressed catalog file. */
 export class CatalogFile {
@@ -231,12 +240,13 @@ export class CatalogFile {
   constructor(bytes: Buffer) {
     this.byteLength = bytes.length;
     this.db = new Database(bytes, { readonly: true });
+    const columns = entryColumns(this.db);
     this.byPath = this.db
-      .prepare(`SELECT ${ENTRY_COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`)
+      .prepare(`SELECT ${columns} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`)
       .safeIntegers(true);
     this.byParent = this.db
       .prepare(
-        `SELECT ${ENTRY_COLUMNS} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`,
+        `SELECT ${columns} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`,
       )
       .safeIntegers(true);
     this.chunkRows = this.db

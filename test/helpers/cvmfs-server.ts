@@ -1,0 +1,49 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+
+/**
+ * A real CernVM-FS stratum 0 (`cvmfs_server`, built outside the project, never committed), when
+ * this machine has one set up: the tools on /usr/bin (where cvmfs_server expects them), root,
+ * overlayfs, and Apache serving http://localhost/cvmfs/.
+ */
+export function cvmfsServerSkipReason(): string | undefined {
+  if (!existsSync('/usr/bin/cvmfs_server'))
+    return 'cvmfs_server is not installed here (it is built outside the project); skipped, not passed';
+  if (process.getuid?.() !== 0) return 'cvmfs_server tests need root; skipped, not passed';
+  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay'))
+    return 'no overlayfs for cvmfs_server transactions; skipped, not passed';
+  const apache = spawnSync(
+    'curl',
+    ['-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://localhost/'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (apache.status !== 0 || apache.stdout === '000')
+    return 'no web server on http://localhost/ for the stratum 0 (start apache2); skipped, not passed';
+  return undefined;
+}
+
+/**
+ * A new stratum 0 repository owned by root, without automatic tags, with `settings` added to
+ * its server.conf (as a site would set them); `remove` deletes it.
+ */
+export function makeServerRepository(
+  fqrn: string,
+  settings: Record<string, string> = {},
+): { fqrn: string; remove(): void } {
+  execFileSync('cvmfs_server', ['mkfs', '-o', 'root', '-g', fqrn], { stdio: 'ignore', input: '' });
+  const conf = `/etc/cvmfs/repositories.d/${fqrn}/server.conf`;
+  appendFileSync(
+    conf,
+    Object.entries(settings)
+      .map(([key, value]) => `${key}=${value}\n`)
+      .join(''),
+  );
+  return {
+    fqrn,
+    remove: () => {
+      spawnSync('cvmfs_server', ['rmfs', '-f', fqrn], { stdio: 'ignore' });
+    },
+  };
+}
