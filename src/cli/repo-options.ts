@@ -33,7 +33,7 @@ export interface RepoOptions extends S3Options {
  * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment, a profile, an instance role), never
  * from the command line, where any user of the machine could read them.
  */
-function addS3Options(command: Command): Command {
+export function addS3Options(command: Command): Command {
   return command
     .option(
       '--s3-endpoint <url>',

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
 /**
@@ -42,6 +42,45 @@ export function makeServerRepository(
   );
   return {
     fqrn,
+    remove: () => {
+      spawnSync('cvmfs_server', ['rmfs', '-f', fqrn], { stdio: 'ignore' });
+    },
+  };
+}
+
+/** A stratum 1's snapshot needs Apache's wsgi module too (cvmfs_server checks for it). */
+export function replicaSkipReason(): string | undefined {
+  return (
+    cvmfsServerSkipReason() ??
+    (existsSync('/etc/apache2/mods-enabled/wsgi.load')
+      ? undefined
+      : "Apache's wsgi module is not enabled (libapache2-mod-wsgi-py3), which cvmfs_server snapshot requires; skipped, not passed")
+  );
+}
+
+/**
+ * A stratum 1 replica of `url` on this machine (`add-replica -a -p`: files in /srv/cvmfs/<fqrn>,
+ * no Apache configuration of its own, no GeoIP database); `snapshot` replicates once more. The
+ * commands run asynchronously: the stratum 0 they read may be served from this very process.
+ */
+export async function makeReplica(
+  fqrn: string,
+  url: string,
+  publicKey: string,
+): Promise<{ dir: string; snapshot(): Promise<string>; remove(): void }> {
+  const env = { ...process.env, CVMFS_GEO_DB_FILE: 'NONE' };
+  const server = (args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile('cvmfs_server', args, { env, timeout: 300_000 }, (error, stdout, stderr) =>
+        error === null
+          ? resolve(stdout)
+          : reject(new Error(`cvmfs_server ${args[0]} failed: ${stdout}${stderr}`)),
+      );
+    });
+  await server(['add-replica', '-a', '-p', '-o', 'root', url, publicKey]);
+  return {
+    dir: `/srv/cvmfs/${fqrn}`,
+    snapshot: () => server(['snapshot', fqrn]),
     remove: () => {
       spawnSync('cvmfs_server', ['rmfs', '-f', fqrn], { stdio: 'ignore' });
     },

@@ -10,10 +10,12 @@ import { verifyRepository } from '../../reader/verify.js';
 import { emit, printable } from '../output.js';
 import {
   addReadOptions,
+  addS3Options,
   masterKeysFor,
   openRepository,
   parseRepoRef,
   type ReadOptions,
+  type S3Options,
 } from '../repo-options.js';
 
 function modeString(entry: CatalogEntry): string {
@@ -222,8 +224,7 @@ function registerDiff(repo: Command): void {
 }
 
 function registerVerify(repo: Command): void {
-  repo
-    .command('verify')
+  addS3Options(repo.command('verify'))
     .description('check signatures, whitelist expiry, catalogs and every object of every tag')
     .argument('<repo>', 'storage directory or base URL')
     .option('--key <file>', 'master public key (default: <keys>/<fqrn>.pub)')
@@ -251,7 +252,7 @@ function registerVerify(repo: Command): void {
           objects: boolean;
           url?: string;
           json?: boolean;
-        },
+        } & S3Options,
       ) => {
         if (options.url !== undefined) {
           await verifyReplica(location, options.url, options);
