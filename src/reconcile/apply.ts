@@ -6,8 +6,15 @@ import { silentLogger, silentProgress, type Logger, type Progress } from '../log
 import type { Channel } from '../manifest/schema.js';
 import type { PipelineConfig, RepositorySettings } from '../pipeline/schema.js';
 import { repositoryStorage, storageSource } from '../pipeline/storage.js';
-import type { ImportStats, PublishStats } from '../publisher/publisher.js';
-import { createEmbeddedPublisher, type EmbeddedPublisher } from '../publisher/embedded/index.js';
+import type {
+  ImportStats,
+  Publisher,
+  PublishResult,
+  PublishStats,
+} from '../publisher/publisher.js';
+import { CvmfsServerPublisher } from '../publisher/cvmfs-server/index.js';
+import { httpSource } from '../reader/source.js';
+import { createEmbeddedPublisher, EmbeddedPublisher } from '../publisher/embedded/index.js';
 import { passedChecks } from '../checks/record.js';
 import { Repository } from '../reader/repository.js';
 import { verifyRepository } from '../reader/verify.js';
@@ -17,6 +24,7 @@ import {
   channelSettings,
   keysDirectory,
   loadPipeline,
+  location,
   openChannelRepository,
   planPipeline,
   type PipelinePlan,
@@ -231,16 +239,18 @@ function settingsOf(run: Run, channel: Channel): RepositorySettings {
   const settings = channelSettings(run.pipeline, channel);
   if (settings === undefined)
     throw new UcvmError('PIPELINE_INVALID', `channel ${channel} has no repository`);
-  if (settings.backend !== 'embedded' || settings.storage === undefined)
-    throw new UcvmError(
-      'PIPELINE_INVALID',
-      `${settings.name}: reconcile writes embedded repositories only (backend ${settings.backend})`,
-      { details: 'The cvmfs-server backend is not available yet.' },
-    );
   return settings;
 }
 
-function writerOf(run: Run, settings: RepositorySettings): EmbeddedPublisher {
+function writerOf(run: Run, settings: RepositorySettings): Publisher {
+  if (settings.backend === 'cvmfs-server')
+    return new CvmfsServerPublisher({
+      fqrn: settings.name,
+      ...(settings.url !== undefined && { url: settings.url }),
+      publicKey: path.join(keysDirectory(settings, run.options.root), `${settings.name}.pub`),
+      rollingTags: [settings.rollingTag],
+      logger: run.logger,
+    });
   const storage = repositoryStorage(settings, run.options.root);
   return createEmbeddedPublisher({
     storage: storage.location,
@@ -269,22 +279,11 @@ async function applyChannel(run: Run, plan: ChannelPlan): Promise<ChannelOutcome
       break;
     case 'publish': {
       logger.info(`${plan.channel}: building and publishing ${plan.tag}`);
-      // The build (apt, mmdebstrap) is loaded only when there is something to build.
-      const { buildChannel } = await import('../template/channel.js');
-      const { published } = await buildChannel({
-        root: run.options.root,
-        channel: plan.channel,
-        publisher,
-        poolDir: path.resolve(run.options.root, run.pipeline.pool),
-        rollingTags: [settings.rollingTag],
-        logger,
-        ...(run.options.progress !== undefined && { progress: run.options.progress }),
-        ...run.options.build,
-      });
-      outcome.revision = published!.revision;
-      outcome.rootHash = published!.rootHash;
-      outcome.stats = published!.stats;
-      if (published!.unchanged) {
+      const published = await buildAndPublish(run, plan, publisher, settings);
+      outcome.revision = published.revision;
+      outcome.rootHash = published.rootHash;
+      outcome.stats = published.stats;
+      if (published.unchanged) {
         // The tag was there (another run published it meanwhile): the rolling tag follows.
         const moved = await publisher.tag({ name: settings.rollingTag, target: plan.tag });
         if (moved.unchanged) outcome.status = 'unchanged';
@@ -292,6 +291,21 @@ async function applyChannel(run: Run, plan: ChannelPlan): Promise<ChannelOutcome
       break;
     }
     case 'promote': {
+      if (publisher.kind === 'cvmfs-server') {
+        // cvmfs_server cannot take another repository's objects: the version is built again
+        // from its pinned manifest (same identity), as μCernVM's release process did.
+        logger.info(
+          `${plan.channel}: promoting ${plan.tag} from ${action.from} by building it again`,
+        );
+        const published = await buildAndPublish(run, plan, publisher, settings, {
+          repository: channelSettings(run.pipeline, action.from)!.name,
+          tag: plan.tag,
+        });
+        outcome.revision = published.revision;
+        outcome.rootHash = published.rootHash;
+        outcome.stats = published.stats;
+        break;
+      }
       logger.info(`${plan.channel}: promoting ${plan.tag} from ${action.from}`);
       const result = await promote(run, plan, action, publisher, settings);
       outcome.revision = result.revision;
@@ -315,12 +329,38 @@ async function applyChannel(run: Run, plan: ChannelPlan): Promise<ChannelOutcome
   return outcome;
 }
 
+/** Builds the channel's manifest and publishes it, with the rolling tag (and a promotion's origin). */
+async function buildAndPublish(
+  run: Run,
+  plan: ChannelPlan,
+  publisher: Publisher,
+  settings: RepositorySettings,
+  from?: { repository: string; tag: string },
+): Promise<PublishResult> {
+  // The build (apt, mmdebstrap) is loaded only when there is something to build.
+  const { buildChannel } = await import('../template/channel.js');
+  const { published } = await buildChannel({
+    root: run.options.root,
+    channel: plan.channel,
+    publisher,
+    poolDir: path.resolve(run.options.root, run.pipeline.pool),
+    rollingTags: [settings.rollingTag],
+    logger: run.logger,
+    ...(from !== undefined && { from }),
+    ...(run.options.progress !== undefined && { progress: run.options.progress }),
+    ...run.options.build,
+  });
+  return published!;
+}
+
 /** A repository the pipeline declares but that does not exist yet is created only when asked. */
 async function ensureRepository(
   run: Run,
   settings: RepositorySettings,
-  publisher: EmbeddedPublisher,
+  publisher: Publisher,
 ): Promise<void> {
+  // A site's stratum 0 is created by the site (cvmfs_server mkfs); its publish says if it is not.
+  if (!(publisher instanceof EmbeddedPublisher)) return;
   const storage = repositoryStorage(settings, run.options.root);
   if ((await storageSource(storage).read('.cvmfspublished')) !== undefined) return;
   if (run.options.init === undefined)
@@ -345,7 +385,7 @@ async function promote(
   run: Run,
   plan: ChannelPlan,
   action: Extract<Action, { kind: 'promote' }>,
-  publisher: EmbeddedPublisher,
+  publisher: Publisher,
   settings: RepositorySettings,
 ) {
   const sourceSettings = settingsOf(run, action.from);
@@ -382,7 +422,7 @@ async function promote(
 async function runChecks(
   run: Run,
   plan: ChannelPlan,
-  publisher: EmbeddedPublisher,
+  publisher: Publisher,
   settings: RepositorySettings,
 ): Promise<Record<string, boolean>> {
   const index = run.pipeline.promotion.indexOf(plan.channel);
@@ -424,7 +464,9 @@ async function verifySnapshot(run: Run, settings: RepositorySettings): Promise<s
     path.join(keysDirectory(settings, run.options.root), `${settings.name}.pub`),
   );
   const repository = await Repository.open(
-    storageSource(repositoryStorage(settings, run.options.root)),
+    settings.storage !== undefined
+      ? storageSource(repositoryStorage(settings, run.options.root))
+      : httpSource(location(settings, run.options.root, true)),
   );
   try {
     const report = await verifyRepository(repository, {

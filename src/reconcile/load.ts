@@ -81,6 +81,8 @@ export function location(settings: RepositorySettings, root: string, remote: boo
   if (!remote && settings.storage !== undefined)
     return isS3Location(settings.storage) ? settings.storage : path.resolve(root, settings.storage);
   if (settings.url !== undefined) return settings.url;
+  // Where cvmfs_server serves a stratum 0 on its own machine.
+  if (settings.backend === 'cvmfs-server') return `http://localhost/cvmfs/${settings.name}`;
   if (settings.storage !== undefined) return path.resolve(root, settings.storage);
   throw new UcvmError(
     'PIPELINE_INVALID',

@@ -40,6 +40,8 @@ export interface BuildChannelOptions {
   logger?: Logger;
   /** Rolling tags (e.g. HEAD) to point at the published version in the same commit. */
   rollingTags?: readonly string[];
+  /** A promotion carried out by building again: the repository and tag it came from. */
+  from?: { repository: string; tag: string };
 }
 
 export interface ChannelBuild {
@@ -99,7 +101,10 @@ export async function buildChannel(options: BuildChannelOptions): Promise<Channe
   const manifest = await loadChannelManifest(root, options.channel);
   const pool = options.poolDir === undefined ? undefined : createPool(options.poolDir);
   // The tree says which version it is; the release file is no part of the version's identity.
-  const provenance = await provenanceOf(manifest, { root });
+  const provenance = await provenanceOf(manifest, {
+    root,
+    ...(options.from !== undefined && { from: options.from }),
+  });
   const common = {
     manifest: {
       ...manifest,
