@@ -199,3 +199,47 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       }),
   };
 }
+
+/**
+ * The same server in a child process, for a test that reads a FUSE mount synchronously while
+ * the client fetches from the server (in this process, it could not answer). Runs the built
+ * helper (dist/, which `npm test` builds first); buckets are made through the S3 API.
+ */
+export async function startS3ServerInChild(
+  buckets: readonly string[],
+): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const { spawn } = await import('node:child_process');
+  const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+  const built = path.resolve(import.meta.dirname, '../../dist/test/helpers/s3-server.js');
+  const script = `const { startS3Server } = await import(${JSON.stringify(built)});
+const server = await startS3Server();
+process.stdout.write(JSON.stringify({ endpoint: server.endpoint }) + '\\n');
+process.stdin.resume();
+process.stdin.on('end', () => server.close().then(() => process.exit(0)));`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve((JSON.parse(out) as { endpoint: string }).endpoint);
+    });
+    child.once('exit', (code) => reject(new Error(`the S3 server exited (${code})`)));
+  });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { ...S3_CREDENTIALS },
+  });
+  for (const Bucket of buckets) await client.send(new CreateBucketCommand({ Bucket }));
+  return {
+    endpoint,
+    close: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
+}
