@@ -37,6 +37,7 @@ async function bucketRepo(fqrn = 'test.example.org', base?: string) {
       s3: s3.connection(),
       keysDir,
       spoolDir: path.join(dir, `${spool}-${fqrn}`),
+      ...(spool === 'unchunked' && { chunking: false as const }),
     });
   const publisher = open();
   await publisher.init({ whitelistDays: 30 });
@@ -89,6 +90,26 @@ describe('a repository in an S3 bucket', () => {
     expect(
       await repo.storage().missing([LEASE_NAME, '.cvmfspublished', '.cvmfs_master_replica']),
     ).toEqual([LEASE_NAME]);
+  });
+
+  it('uploads an object above 16 MiB in parts, and it reads back whole', async () => {
+    const repo = await bucketRepo('large.example.org');
+    const { randomBytes } = await import('node:crypto');
+    const big = randomBytes(20 << 20);
+    const tree = await tmpdir({ 'big.bin': big });
+    const from = s3.requests.length;
+    // Without chunking the file is one object of 20 MiB (random bytes do not compress).
+    await repo.open('unchunked').publish({ tree, tag: 'v1' });
+    const requests = s3.requests.slice(from);
+    expect(
+      requests.filter((r) => r.method === 'POST' && r.path.includes('uploads')).length,
+    ).toBeGreaterThan(0);
+    expect(
+      requests.filter((r) => r.method === 'PUT' && r.path.includes('partNumber=')).length,
+    ).toBe(3);
+    const repository = await repo.read();
+    expect((await (await repository.snapshot('v1')).readFile('/big.bin')).equals(big)).toBe(true);
+    repository.close();
   });
 
   it('republishes only what changed, and a lost spool falls back to the catalogs in the bucket', async () => {
