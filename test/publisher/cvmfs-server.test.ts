@@ -21,6 +21,7 @@ import { makeTempDir, removeDir, writeTree } from '../helpers/tmp.js';
 const skip = cvmfsServerSkipReason();
 if (skip !== undefined) console.log(`test/publisher/cvmfs-server: skipped: ${skip}`);
 
+/** What is particular to cvmfs_server; the Publisher contract itself is in contract.test.ts. */
 describe.skipIf(skip !== undefined)('the cvmfs-server backend against a real stratum 0', () => {
   const fqrn = `ucvm-${randomBytes(3).toString('hex')}.test.org`;
   let server: ReturnType<typeof makeServerRepository>;
@@ -138,37 +139,6 @@ describe.skipIf(skip !== undefined)('the cvmfs-server backend against a real str
     },
     120_000,
   );
-
-  it('moves and removes tags, and refuses to change a named tag', async () => {
-    await writeTree(tree, { 'etc/version': '1.1.0\n' });
-    const second = await publisher().publish({
-      tree,
-      tag: 'cernvm-system-1.1.0',
-      rollingTags: ['HEAD'],
-    });
-    const first = (await publisher().tags()).find((tag) => tag.name === 'cernvm-system-1.0.0')!;
-    const rollback = await publisher().tag({ name: 'HEAD', target: 'cernvm-system-1.0.0' });
-    expect(rollback).toMatchObject({
-      rootHash: first.hashHex,
-      previousRootHash: second.rootHash,
-      unchanged: false,
-    });
-    expect((await publisher().tag({ name: 'HEAD', target: first.hashHex })).unchanged).toBe(true);
-    const again = await publisher()
-      .publish({ tree, tag: 'cernvm-system-1.1.0' })
-      .catch((e: unknown) => e);
-    expect(isUcvmError(again, 'TAG_IMMUTABLE')).toBe(true);
-    await publisher().removeTag('cernvm-system-1.1.0');
-    expect((await publisher().tags()).map((tag) => tag.name)).not.toContain('cernvm-system-1.1.0');
-    expect(
-      isUcvmError(
-        await publisher()
-          .removeTag('trunk')
-          .catch((e: unknown) => e),
-        'TAG_RESERVED',
-      ),
-    ).toBe(true);
-  });
 
   it('aborts a transaction a crashed run left open, and says so; a failed sync aborts its own', async () => {
     execFileSync('cvmfs_server', ['transaction', fqrn], { stdio: 'ignore' });
