@@ -5,7 +5,9 @@ import { scanTree } from '../src/publisher/embedded/scan.js';
 import { checkAtMost, checkBelow, GOALS, type GoalResult } from './goals.js';
 import { takeInventory, type Inventory } from './inventory.js';
 import { makeRepo, timePublish, type Timing } from './publish.js';
+import { measureLimit, type Limit } from './limit.js';
 import { measureReference, warmCache, type Reference } from './reference.js';
+import type { ServerReference, ServerTiming } from './server-reference.js';
 import { say } from './shell.js';
 import { failOnStall, StallError } from './stall.js';
 import type { Change } from './trees.js';
@@ -28,13 +30,33 @@ export interface TreeResult {
   kind: 'generated' | 'real';
   tree: string;
   inventory: Omit<Inventory, 'listFile'>;
+  /** The machine's limit for this work: in-process zlib 6 + SHA-1, one core and all cores. */
+  limit: Limit;
+  /** GNU tools over the same bytes (`sha1sum` + `gzip -6`, one core each): a weaker reference. */
   reference: Reference;
-  full?: Timing & { ratioToReference: number };
+  /** The real `cvmfs_server` on the same tree, or why it was skipped. */
+  server: { full: ServerTiming; changed?: ServerTiming };
+  full?: Timing & {
+    ratioToLimit: number;
+    ratioToLimitOneCore: number;
+    ratioToServer: number | null;
+    ratioToReference: number;
+  };
   unchanged?: Timing & { ratioToFull: number };
-  changed?: (Timing & { change: Change; ratioToFull: number }) | { skipped: string };
+  changed?:
+    | (Timing & { change: Change; ratioToFull: number; ratioToServer: number | null })
+    | { skipped: string };
   /** Set when a step failed; the steps after it were not run. */
   error?: StepError;
-  goals: { fullWithin1_5xReference: GoalResult; changedUnder10PercentOfFull: GoalResult };
+  goals: TreeGoals;
+}
+
+export interface TreeGoals {
+  fullToServer: GoalResult;
+  fullToLimit: GoalResult;
+  changedToFull: GoalResult;
+  changedSeconds: GoalResult;
+  peakRssMb: GoalResult;
 }
 
 /** Checks that the publisher accepts the tree (its own scan), without writing anything. */
@@ -57,30 +79,46 @@ export async function preflight(tree: string): Promise<Refusal | undefined> {
 
 function brief(timing: Timing): string {
   const p = timing.phases;
-  return `${timing.seconds.toFixed(2)} s on ${timing.cpu.cores.toFixed(2)} cores, others ${timing.cpu.otherCores.toFixed(2)} (setup ${p.setup.toFixed(2)}, scan ${p.scan.toFixed(2)}, content ${p.content.toFixed(2)}, catalogs+commit ${p.catalogs.toFixed(2)})`;
+  return `${timing.seconds.toFixed(2)} s, peak ${timing.peakRssMb.toFixed(0)} MB, on ${timing.cpu.cores.toFixed(2)} cores, others ${timing.cpu.otherCores.toFixed(2)} (setup ${p.setup.toFixed(2)}, scan ${p.scan.toFixed(2)}, content ${p.content.toFixed(2)}, catalogs+commit ${p.catalogs.toFixed(2)})`;
 }
 
-function goals(result: Omit<TreeResult, 'goals'>): TreeResult['goals'] {
+function goals(result: Omit<TreeResult, 'goals'>): TreeGoals {
   const changed =
-    result.changed !== undefined && 'ratioToFull' in result.changed
-      ? result.changed.ratioToFull
-      : undefined;
+    result.changed !== undefined && 'ratioToFull' in result.changed ? result.changed : undefined;
+  const peaks = [result.full, result.unchanged, changed].flatMap((timing) =>
+    timing === undefined ? [] : [timing.peakRssMb],
+  );
   return {
-    fullWithin1_5xReference: checkAtMost(GOALS.fullToReference, result.full?.ratioToReference),
-    changedUnder10PercentOfFull: checkBelow(GOALS.changedToFull, changed),
+    fullToServer: checkAtMost(GOALS.fullToServer, result.full?.ratioToServer ?? undefined),
+    fullToLimit: checkAtMost(GOALS.fullToLimit, result.full?.ratioToLimit),
+    changedToFull: checkBelow(GOALS.changedToFull, changed?.ratioToFull),
+    changedSeconds: checkBelow(GOALS.changedSeconds, changed?.seconds),
+    peakRssMb: checkBelow(GOALS.peakRssMb, peaks.length === 0 ? undefined : Math.max(...peaks)),
   };
 }
 
+function serverSeconds(timing: ServerTiming | undefined): number | undefined {
+  return timing === undefined || 'skipped' in timing ? undefined : timing.publishSeconds;
+}
+
+function describeServer(timing: ServerTiming): string {
+  return 'skipped' in timing
+    ? `skipped: ${timing.skipped}`
+    : `${timing.publishSeconds.toFixed(2)} s (copy into the transaction ${timing.copySeconds.toFixed(2)} s more)`;
+}
+
 /**
- * Measures one tree in one run: the single-pass reference, a full publish into a fresh
- * repository, a republish of the same tree, and optionally a republish after `change`
- * (a string says why it is skipped). A failing step ends the tree with `error`.
+ * Measures one tree in one run: the machine's limit, the GNU tools reference, a full publish
+ * into a fresh repository and the real cvmfs_server's (where set up), a republish of the same
+ * tree, and optionally a republish after `change` (a string says why it is skipped) by both.
+ * A failing step ends the tree with `error`.
  */
 export async function measureTree(
   kind: TreeResult['kind'],
   tree: string,
   work: string,
   change: (() => Promise<Change>) | string,
+  server: ServerReference,
 ): Promise<TreeResult> {
   await mkdir(work, { recursive: true });
   const { listFile, ...inventory } = await takeInventory(tree, join(work, 'files.list'));
@@ -88,13 +126,26 @@ export async function measureTree(
     `${kind} ${tree}: ${inventory.regularFiles} files, ${(inventory.bytes / 1e6).toFixed(1)} MB, ${inventory.directories} directories`,
   );
 
-  say(`${kind}: reference (cat, sha1sum, gzip -6 over the same bytes)`);
+  say(`${kind}: the machine's limit (zlib 6 + SHA-1 in process, one core, then all cores)`);
+  await warmCache(listFile);
+  const limit = await measureLimit(listFile);
+  say(
+    `${kind}: limit ${limit.oneCore.seconds.toFixed(2)} s on one core, ${limit.allCores.seconds.toFixed(2)} s on ${limit.allCores.processes} (compressed to ${(limit.compressedShare * 100).toFixed(0)}%)`,
+  );
+  say(`${kind}: GNU tools reference (cat, sha1sum, gzip -6 over the same bytes)`);
   const reference = await measureReference(listFile, inventory.regularFiles, inventory.bytes);
   say(
     `${kind}: reference sha1 ${reference.sha1Seconds.toFixed(2)} s + gzip ${reference.gzipSeconds.toFixed(2)} s = ${reference.seconds.toFixed(2)} s (read alone ${reference.readSeconds.toFixed(2)} s; others used ${reference.cpu.gzip.otherCores.toFixed(2)} cores during gzip)`,
   );
 
-  const result: Omit<TreeResult, 'goals'> = { kind, tree, inventory, reference };
+  const result: Omit<TreeResult, 'goals'> = {
+    kind,
+    tree,
+    inventory,
+    limit,
+    reference,
+    server: { full: { skipped: 'not run' } },
+  };
   let step = 'init';
   try {
     const repo = await makeRepo(join(work, 'repo'));
@@ -102,9 +153,21 @@ export async function measureTree(
     step = 'full publish';
     say(`${kind}: full publish`);
     const full = await timePublish(repo, tree, 'full');
-    result.full = { ...full, ratioToReference: full.seconds / reference.seconds };
+    result.full = {
+      ...full,
+      ratioToLimit: full.seconds / limit.allCores.seconds,
+      ratioToLimitOneCore: full.seconds / limit.oneCore.seconds,
+      ratioToServer: null,
+      ratioToReference: full.seconds / reference.seconds,
+    };
+    step = 'cvmfs_server full publish';
+    await warmCache(listFile);
+    result.server.full = await server.full(tree);
+    say(`${kind}: cvmfs_server publish ${describeServer(result.server.full)}`);
+    const serverFull = serverSeconds(result.server.full);
+    if (serverFull !== undefined) result.full.ratioToServer = full.seconds / serverFull;
     say(
-      `${kind}: full publish ${brief(full)}, ${full.mbPerSecond.toFixed(1)} MB/s, ${full.filesPerSecond.toFixed(0)} files/s, ratio to reference ${result.full.ratioToReference.toFixed(2)}`,
+      `${kind}: full publish ${brief(full)}, ${full.mbPerSecond.toFixed(1)} MB/s, ${full.filesPerSecond.toFixed(0)} files/s; ${result.full.ratioToLimit.toFixed(2)}x the limit on all cores, ${result.full.ratioToServer?.toFixed(2) ?? '-'}x cvmfs_server`,
     );
 
     step = 'unchanged republish';
@@ -122,9 +185,19 @@ export async function measureTree(
       );
       step = '1% republish';
       const timing = await timePublish(repo, tree, 'changed-1pct');
-      result.changed = { ...timing, change: made, ratioToFull: timing.seconds / full.seconds };
+      const changed = {
+        ...timing,
+        change: made,
+        ratioToFull: timing.seconds / full.seconds,
+        ratioToServer: null as number | null,
+      };
+      result.changed = changed;
+      step = 'cvmfs_server 1% publish';
+      result.server.changed = await server.changed(tree);
+      const serverChanged = serverSeconds(result.server.changed);
+      if (serverChanged !== undefined) changed.ratioToServer = timing.seconds / serverChanged;
       say(
-        `${kind}: 1% republish ${brief(timing)}, ${(result.changed.ratioToFull * 100).toFixed(1)}% of the full publish`,
+        `${kind}: 1% republish ${brief(timing)}, ${(changed.ratioToFull * 100).toFixed(1)}% of the full publish; cvmfs_server ${describeServer(result.server.changed)}`,
       );
     }
   } catch (error) {

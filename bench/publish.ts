@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger, Progress } from '../src/log.js';
 import {
   createEmbeddedPublisher,
@@ -8,7 +10,7 @@ import {
 import type { PublishStats } from '../src/publisher/publisher.js';
 import { startCpuMeter, type CpuShare } from './cpu.js';
 import { since } from './shell.js';
-import { failOnStall } from './stall.js';
+import { failOnStall, StallError } from './stall.js';
 
 export const FQRN = 'bench.example.org';
 
@@ -46,6 +48,8 @@ export interface Phases {
 
 export interface Timing {
   seconds: number;
+  /** Peak resident memory of the publishing process (all its threads), MB. */
+  peakRssMb: number;
   mbPerSecond: number;
   filesPerSecond: number;
   phases: Phases;
@@ -74,16 +78,60 @@ function phaseRecorder(): { logger: Logger; progress: Progress; marks: Map<strin
   return { logger, progress, marks };
 }
 
-/** Publishes `tree` once and times it (wall time around the call). */
+/** What a child process needs to publish into a bench repository. */
+export interface PublishJob {
+  storage: string;
+  keysDir: string;
+  spool: string;
+  tree: string;
+  tag: string;
+}
+
+const CHILD = fileURLToPath(new URL('./publish-child.js', import.meta.url));
+/** The child's exit status when the publish deadlocked (see stall.ts). */
+export const STALLED_EXIT = 3;
+
+/**
+ * Publishes `tree` once in a process of its own and times it: wall time around the call, its
+ * phases, its CPU, and its peak memory (which an in-process run would mix with the bench's).
+ */
 export async function timePublish(repo: BenchRepo, tree: string, tag: string): Promise<Timing> {
-  const recorder = phaseRecorder();
-  // A publisher per run, so that the phase recorder sees this run's log lines.
-  const publisher = createEmbeddedPublisher({
+  const job: PublishJob = {
     storage: repo.storage,
     keysDir: repo.publisher.keysDir,
-    spoolDir: repo.spool,
-    logger: recorder.logger,
+    spool: repo.spool,
+    tree,
+    tag,
+  };
+  const meter = startCpuMeter();
+  const timing = await new Promise<Timing>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CHILD, JSON.stringify(job)],
+      { maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        if (error === null) resolve(JSON.parse(stdout) as Timing);
+        else if (error.code === STALLED_EXIT) reject(new StallError(stderr.trim()));
+        else reject(new Error(stderr.trim() || error.message));
+      },
+    );
   });
+  // The child measured its own CPU; the machine's share is measured here, around it.
+  const machine = meter.stop(timing.seconds, timing.cpu.cpuSeconds);
+  return { ...timing, cpu: { ...timing.cpu, ...machine, cores: timing.cpu.cores } };
+}
+
+/** The publish itself, in the process that runs it (publish-child.ts). */
+export async function timePublishHere(job: PublishJob): Promise<Timing> {
+  const recorder = phaseRecorder();
+  const publisher = createEmbeddedPublisher({
+    storage: job.storage,
+    keysDir: job.keysDir,
+    spoolDir: job.spool,
+    logger: recorder.logger,
+    profile: true,
+  });
+  const { tree, tag } = job;
   const meter = startCpuMeter();
   const started = process.hrtime.bigint();
   const result = await failOnStall(
@@ -100,6 +148,7 @@ export async function timePublish(repo: BenchRepo, tree: string, tag: string): P
   const span = (from: bigint, to: bigint): number => Number(to - from) / 1e9;
   return {
     seconds,
+    peakRssMb: (process.resourceUsage().maxRSS * 1024) / 1e6,
     mbPerSecond: result.stats.bytes / 1e6 / seconds,
     filesPerSecond: result.stats.files / seconds,
     phases: {

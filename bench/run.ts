@@ -6,6 +6,7 @@ import { describeMachine } from './machine.js';
 import { measureTree, preflight, type Refusal, type TreeResult } from './measure.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { summarize, toJson } from './report.js';
+import { openServerReference, skippedServer, type ServerReference } from './server-reference.js';
 import { say } from './shell.js';
 import { changeFiles, FULL_SHAPE, generateTree, QUICK_SHAPE } from './trees.js';
 
@@ -14,6 +15,7 @@ const CHANGE_SHARE = 0.01;
 async function benchGenerated(
   options: BenchOptions,
   base: string,
+  server: ServerReference,
 ): Promise<{ result: TreeResult; generation: Record<string, unknown> }> {
   const shape = options.quick ? QUICK_SHAPE : FULL_SHAPE;
   const root = join(base, 'generated', 'tree');
@@ -22,8 +24,12 @@ async function benchGenerated(
   say(
     `generated ${tree.files.length} files, ${tree.symlinks} symlinks, ${tree.directories} directories in ${tree.seconds.toFixed(1)} s`,
   );
-  const result = await measureTree('generated', root, join(base, 'generated'), () =>
-    changeFiles(tree, CHANGE_SHARE),
+  const result = await measureTree(
+    'generated',
+    root,
+    join(base, 'generated'),
+    () => changeFiles(tree, CHANGE_SHARE),
+    server,
   );
   return {
     result,
@@ -49,6 +55,9 @@ async function benchReal(
       resolve(tree),
       join(base, 'real'),
       'the system tree is not modified (no copy made, to stay within the time budget)',
+      skippedServer(
+        'cvmfs_server is timed on the generated tree only (a copy of the system tree into a transaction would double the run)',
+      ),
     );
     return { result, refused };
   }
@@ -61,9 +70,10 @@ async function main(): Promise<void> {
   const base = await mkdtemp(join(os.tmpdir(), 'ucvm-bench-'));
   const trees: TreeResult[] = [];
   const notes: Record<string, unknown> = {};
+  const server = openServerReference();
   try {
     if (options.only.includes('generated')) {
-      const { result, generation } = await benchGenerated(options, base);
+      const { result, generation } = await benchGenerated(options, base, server);
       trees.push(result);
       notes.generated = generation;
     }
@@ -73,6 +83,7 @@ async function main(): Promise<void> {
       notes.real = { tried: options.realTrees, used: result?.tree ?? null, refused };
     }
   } finally {
+    server.remove();
     if (options.keep) say(`kept ${base}`);
     else await rm(base, { recursive: true, force: true });
   }

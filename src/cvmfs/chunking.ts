@@ -35,6 +35,27 @@ function maskFor(options: ChunkingOptions): number {
 }
 
 /**
+ * Where the chunk that starts at `data[0]` ends, given the next `length` bytes of the stream
+ * (all of them up to `maxSize`; fewer only at the end of the stream): the same cut as Chunker
+ * makes, found without copying. Returns the chunk's length.
+ */
+export function cutPoint(data: Uint8Array, length: number, options: ChunkingOptions): number {
+  const { minSize, maxSize } = options;
+  const mask = maskFor(options);
+  const end = Math.min(length, maxSize);
+  let hash = 0;
+  let i = Math.max(0, minSize - 32);
+  // The bytes before minSize only fill the hash; a cut can come after the first byte at minSize.
+  for (const stop = Math.min(minSize, end); i < stop; i++)
+    hash = ((hash << 1) + gear[data[i]!]!) >>> 0;
+  for (; i < end; i++) {
+    hash = ((hash << 1) + gear[data[i]!]!) >>> 0;
+    if ((hash & mask) === 0) return i + 1;
+  }
+  return end;
+}
+
+/**
  * Cuts a stream into chunks as it arrives, looking at every byte once. The hash of a chunk
  * starts 32 bytes before its minimum size (a 32-bit gear hash forgets older bytes anyway);
  * a cut falls after the first byte at or past the minimum size where the hash's low bits are

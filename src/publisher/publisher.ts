@@ -49,6 +49,8 @@ export interface PublishStats {
   /** Of the catalogs written, how many were patched from their previous version (changed rows only). */
   catalogsPatched: number;
   seconds: number;
+  /** Seconds per step of storing the contents, when the publisher was asked to profile. */
+  profile?: Record<string, number>;
 }
 
 export interface PublishResult {

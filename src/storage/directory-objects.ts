@@ -7,8 +7,13 @@ export function txnDirectory(root: string): string {
   return join(root, 'data', 'txn');
 }
 
+// Unique per process and thread (each worker thread loads this module afresh), then a counter:
+// one random draw per thread rather than one per object.
+const threadPrefix = `tmp.${process.pid}.${randomBytes(6).toString('hex')}.`;
+let tempCounter = 0;
+
 export function tempName(root: string): string {
-  return join(txnDirectory(root), `tmp.${process.pid}.${randomBytes(6).toString('hex')}`);
+  return join(txnDirectory(root), `${threadPrefix}${tempCounter++}`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Chunker, chunkLengths, type ChunkingOptions } from '../../src/cvmfs/chunking.js';
+import { Chunker, chunkLengths, cutPoint, type ChunkingOptions } from '../../src/cvmfs/chunking.js';
 
 const options: ChunkingOptions = { minSize: 1024, averageSize: 4096, maxSize: 8192 };
 
@@ -53,6 +53,30 @@ describe('content-defined chunking', () => {
     };
     const shared = [...cuts(before)].filter((cut) => cuts(after).has(cut));
     expect(shared.length).toBeGreaterThan(before.length - 4);
+  });
+
+  it('cuts in place where the streaming chunker cuts, one window at a time', () => {
+    for (const [length, seed] of [
+      [300_000, 5],
+      [options.maxSize * 4, 9],
+      [options.minSize + 1, 13],
+      [options.maxSize, 17],
+      [50, 19],
+    ] as const) {
+      const data = pseudoRandom(length, seed);
+      // A long run of one byte keeps the hash constant: chunks there may end at maxSize.
+      const run = Math.floor(length / 3);
+      data.fill(0, run, Math.min(length, run + options.maxSize * 2));
+      const lengths: number[] = [];
+      for (let at = 0; at < data.length;) {
+        const window = data.subarray(at, at + options.maxSize);
+        const cut = cutPoint(window, window.length, options);
+        lengths.push(cut);
+        at += cut;
+      }
+      expect(lengths, `length ${length}`).toEqual(chunkLengths(data, options));
+      if (length >= options.maxSize * 4) expect(lengths).toContain(options.maxSize);
+    }
   });
 
   it('returns no chunk for an empty stream and one for a short one', () => {

@@ -245,9 +245,7 @@ export class CatalogFile {
       .prepare(`SELECT ${columns} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`)
       .safeIntegers(true);
     this.byParent = this.db
-      .prepare(
-        `SELECT ${columns} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`,
-      )
+      .prepare(`SELECT ${columns} FROM catalog WHERE parent_1 = ? AND parent_2 = ? ORDER BY rowid`)
       .safeIntegers(true);
     this.chunkRows = this.db
       .prepare(

@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
-import { Chunker, type ChunkingOptions } from '../../cvmfs/chunking.js';
+import { cutPoint, type ChunkingOptions } from '../../cvmfs/chunking.js';
 import type { Compression } from '../../cvmfs/catalog/entry.js';
 import { hashBytes, hashToHex, objectPath, type HashAlgorithm } from '../../cvmfs/hash.js';
 import { objectExistsSync, writeObjectSync } from '../../storage/directory-objects.js';
 import type { WorkerTarget } from '../../storage/storage.js';
+import { StepClock, type ContentProfile } from './content-profile.js';
 
 /** Where a regular file's content went: one object, or a list of chunk objects. */
 export interface StoredContent {
@@ -27,6 +28,8 @@ export interface PipelineOptions {
   dryRun: boolean;
   /** The publisher's state cache, read for content stored before (may not exist yet). */
   statePath: string;
+  /** Time each step (see ContentProfile). */
+  profile?: boolean;
 }
 
 export interface FileOutcome {
@@ -40,6 +43,8 @@ export interface FileOutcome {
   written: string[];
   /** Objects for the caller to write (only when there is no worker target). */
   objects: Array<{ name: string; bytes: Uint8Array }>;
+  /** Seconds per step, when profiling. */
+  profile?: Partial<ContentProfile>;
 }
 
 /** A failure of the work on one file, and whether reading the tree or writing the storage failed. */
@@ -53,28 +58,33 @@ export class PipelineError extends Error {
   }
 }
 
-const READ_PIECE = 1024 * 1024;
-
 /**
  * The work on one file, synchronous, as a worker thread runs it: read, hash the raw bytes
  * (to recognize content stored before), compress, hash what is stored, write the object
  * through a temporary name. One call per file on each core beats thousands of small async
- * operations on the main thread.
+ * operations on the main thread. Each pipeline reads into buffers of its own, reused from
+ * file to file: no allocation and no copy per file.
  */
 export class ContentPipeline {
   private readonly lookup: Database.Statement | undefined;
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private readonly probe = Buffer.allocUnsafe(1);
 
   constructor(private readonly options: PipelineOptions) {
-    // Content known from the state cache is reused only where its object can be seen to exist.
-    this.lookup =
-      options.target !== undefined && existsSync(options.statePath)
-        ? new Database(options.statePath, { readonly: true, fileMustExist: true })
-            .prepare('SELECT content FROM contents WHERE raw = ?')
-            .pluck()
-        : undefined;
+    // Content known from the state cache is reused only where its object can be seen to exist;
+    // an empty cache (a first publish) is not asked 20,000 times.
+    this.lookup = undefined;
+    if (options.target !== undefined && existsSync(options.statePath)) {
+      const db = new Database(options.statePath, { readonly: true, fileMustExist: true });
+      if (db.prepare('SELECT 1 FROM contents LIMIT 1').get() !== undefined)
+        this.lookup = db.prepare('SELECT content FROM contents WHERE raw = ?').pluck();
+      else db.close();
+    }
   }
 
   storeFile(source: string, size: number): FileOutcome {
+    const clock = new StepClock(this.options.profile === true);
+    const began = clock.start();
     const outcome: FileOutcome = {
       content: { hash: '', compression: this.options.compression },
       learned: [],
@@ -85,72 +95,137 @@ export class ContentPipeline {
       objects: [],
     };
     const { chunking } = this.options;
-    if (chunking === undefined || size <= chunking.minSize) {
-      outcome.content.hash = this.storePiece(
-        source === '' ? Buffer.alloc(0) : reading(source, () => readFileSync(source)),
-        '',
-        outcome,
-      );
-      return outcome;
-    }
-    const chunker = new Chunker(chunking);
-    const chunks: Array<{ offset: number; size: number; hash: string }> = [];
-    let held: Buffer | undefined;
-    let offset = 0;
-    // The first chunk is stored only once we know whether a second follows: a file that
-    // yields a single chunk is stored as an ordinary whole-file object.
-    const take = (chunk: Buffer): void => {
-      if (held !== undefined) {
-        chunks.push({ offset, size: held.length, hash: this.storePiece(held, 'P', outcome) });
-        offset += held.length;
-      }
-      held = chunk;
-    };
+    if (source === '') outcome.content.hash = this.storePiece(Buffer.alloc(0), '', outcome, clock);
+    else if (chunking === undefined || size <= chunking.minSize) {
+      const started = clock.start();
+      const data = this.readWhole(source, size);
+      clock.stop('read', started);
+      outcome.content.hash = this.storePiece(data, '', outcome, clock);
+    } else this.storeChunked(source, chunking, outcome, clock);
+    clock.stop('busy', began);
+    if (this.options.profile === true) outcome.profile = clock.seconds;
+    return outcome;
+  }
+
+  /** The file's bytes, in this pipeline's buffer (valid until the next read). */
+  private readWhole(source: string, size: number): Buffer {
     const fd = reading(source, () => openSync(source, 'r'));
     try {
-      const buffer = Buffer.allocUnsafe(READ_PIECE);
+      // One byte more than the scan saw: a file that grew is read whole, not cut short.
+      if (this.buffer.length < size + 1) this.buffer = Buffer.allocUnsafe(size + 1);
+      let filled = 0;
       for (;;) {
-        const read = reading(source, () => readSync(fd, buffer, 0, READ_PIECE, null));
-        if (read === 0) break;
-        for (const chunk of chunker.push(buffer.subarray(0, read))) take(chunk);
+        if (filled === this.buffer.length) {
+          const larger = Buffer.allocUnsafe(this.buffer.length * 2);
+          this.buffer.copy(larger);
+          this.buffer = larger;
+        }
+        const read = reading(source, () =>
+          readSync(fd, this.buffer, filled, this.buffer.length - filled, null),
+        );
+        if (read === 0) return this.buffer.subarray(0, filled);
+        filled += read;
       }
     } finally {
       closeSync(fd);
     }
-    for (const chunk of chunker.finish()) take(chunk);
-    if (held === undefined) {
-      outcome.content.hash = this.storePiece(Buffer.alloc(0), '', outcome);
-    } else if (chunks.length === 0) {
-      outcome.content.hash = this.storePiece(held, '', outcome);
-    } else {
-      chunks.push({ offset, size: held.length, hash: this.storePiece(held, 'P', outcome) });
-      outcome.content.chunks = chunks;
-    }
-    return outcome;
   }
 
-  private storePiece(data: Buffer, suffix: '' | 'P', outcome: FileOutcome): string {
+  /**
+   * A large file, one window of up to `maxSize` bytes at a time, read at the offset where the
+   * last chunk ended: each chunk is cut, compressed and hashed where it was read. A file that
+   * yields a single chunk is stored as an ordinary whole-file object.
+   */
+  private storeChunked(
+    source: string,
+    chunking: ChunkingOptions,
+    outcome: FileOutcome,
+    clock: StepClock,
+  ): void {
+    if (this.buffer.length < chunking.maxSize) this.buffer = Buffer.allocUnsafe(chunking.maxSize);
+    const window = this.buffer;
+    const chunks: Array<{ offset: number; size: number; hash: string }> = [];
+    const fd = reading(source, () => openSync(source, 'r'));
+    try {
+      let offset = 0;
+      for (;;) {
+        let started = clock.start();
+        let filled = 0;
+        while (filled < chunking.maxSize) {
+          const read = reading(source, () =>
+            readSync(fd, window, filled, chunking.maxSize - filled, offset + filled),
+          );
+          if (read === 0) break;
+          filled += read;
+        }
+        clock.stop('read', started);
+        if (filled === 0) break;
+        started = clock.start();
+        const cut = cutPoint(window, filled, chunking);
+        clock.stop('chunk', started);
+        const last =
+          cut === filled &&
+          (filled < chunking.maxSize ||
+            reading(source, () => readSync(fd, this.probe, 0, 1, offset + filled)) === 0);
+        if (offset === 0 && last) {
+          outcome.content.hash = this.storePiece(window.subarray(0, cut), '', outcome, clock);
+          return;
+        }
+        const hash = this.storePiece(window.subarray(0, cut), 'P', outcome, clock);
+        chunks.push({ offset, size: cut, hash });
+        offset += cut;
+        if (last) break;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (chunks.length === 0)
+      outcome.content.hash = this.storePiece(Buffer.alloc(0), '', outcome, clock);
+    else outcome.content.chunks = chunks;
+  }
+
+  private storePiece(
+    data: Buffer,
+    suffix: '' | 'P',
+    outcome: FileOutcome,
+    clock: StepClock,
+  ): string {
     const { algorithm, compression, target, dryRun } = this.options;
+    let started = clock.start();
     const rawKey = `${createHash('sha1').update(data).digest('hex')}:${data.length}:${compression}:${algorithm}:${suffix}`;
+    clock.stop('rawHash', started);
+    started = clock.start();
     const known = this.lookup?.get(rawKey) as string | undefined;
     if (known !== undefined && target !== undefined) {
       const { hash } = JSON.parse(known) as StoredContent;
       if (objectExistsSync(target.root, objectPath(hash, suffix))) {
         outcome.knownContent++;
+        clock.stop('lookup', started);
         return hash;
       }
     }
+    clock.stop('lookup', started);
+    started = clock.start();
     const stored = compression === 'zlib' ? deflateSync(data) : data;
+    clock.stop('compress', started);
+    started = clock.start();
     const hash = hashToHex(hashBytes(algorithm, stored));
+    clock.stop('hash', started);
     outcome.learned.push({ rawKey, hash });
     if (dryRun) return hash;
     const name = objectPath(hash, suffix);
     if (target === undefined) {
-      outcome.objects.push({ name, bytes: stored });
-    } else if (writing(target.root, name, () => writeObjectSync(target.root, name, stored))) {
-      outcome.objectsWritten++;
-      outcome.bytesWritten += stored.length;
-      outcome.written.push(name);
+      // Uncompressed bytes are the pipeline's read buffer, which the next file overwrites.
+      outcome.objects.push({ name, bytes: stored === data ? Buffer.from(data) : stored });
+    } else {
+      started = clock.start();
+      const written = writing(target.root, name, () => writeObjectSync(target.root, name, stored));
+      clock.stop('write', started);
+      if (written) {
+        outcome.objectsWritten++;
+        outcome.bytesWritten += stored.length;
+        outcome.written.push(name);
+      }
     }
     return hash;
   }

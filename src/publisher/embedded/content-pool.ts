@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { UcvmError } from '../../errors.js';
 import { storageError } from '../../storage/errors.js';
 import type { FileOutcome, PipelineOptions } from './content-pipeline.js';
-import type { ContentJob, JobFailure } from './content-worker.js';
+import type { BatchResult, ContentJob, JobFailure } from './content-worker.js';
 
 /**
  * The compiled worker script. Under the TypeScript test runner this module is a `.ts` file
@@ -43,36 +43,42 @@ export function jobError(failure: JobFailure): Error {
   return new Error(`content worker failed on ${failure.path}: ${failure.message}`);
 }
 
-interface Pending {
+interface Job {
+  id: number;
+  source: string;
+  size: number;
   resolve(outcome: FileOutcome): void;
   reject(error: Error): void;
-  worker: Worker;
 }
 
+/** A batch ends at this many files or bytes, whichever comes first (at least one file). */
+const BATCH_FILES = 64;
+const BATCH_BYTES = 4 * 1024 * 1024;
+/** Batches a worker holds: one to work on, one waiting, so that it never idles for a message. */
+const BATCHES_IN_FLIGHT = 2;
+
 /**
- * One worker thread per core, each storing one file at a time; jobs go to the least busy. A
- * worker that dies (an uncaught error, an exit, out of memory) fails its jobs and every later
- * one with the reason: the pool never waits for an answer that cannot come.
+ * One worker thread per core, each storing one file at a time. Files queue here in the order
+ * they come and go out in batches (one message for many small files) to whichever worker has
+ * room, so that a worker busy with a large file does not hold up the rest. A worker that dies
+ * (an uncaught error, an exit, out of memory) fails its jobs and every later one with the
+ * reason: the pool never waits for an answer that cannot come.
  */
 export class ContentWorkerPool {
   private readonly workers: Worker[] = [];
-  private readonly load = new Map<Worker, number>();
-  private readonly pending = new Map<number, Pending>();
+  private readonly inFlight = new Map<Worker, number>();
+  private readonly pending = new Map<number, Job>();
+  private queue: Job[] = [];
+  private head = 0;
   private nextId = 0;
+  private scheduled = false;
   private failure: Error | undefined;
   private closing = false;
 
   constructor(options: PipelineOptions, size = availableParallelism(), script = workerScript()) {
     for (let i = 0; i < Math.max(1, size); i++) {
       const worker = new Worker(script, { workerData: options });
-      worker.on('message', (message: { id: number; outcome?: FileOutcome; error?: JobFailure }) => {
-        const job = this.pending.get(message.id);
-        if (job === undefined) return;
-        this.pending.delete(message.id);
-        this.load.set(worker, this.load.get(worker)! - 1);
-        if (message.outcome !== undefined) job.resolve(message.outcome);
-        else job.reject(jobError(message.error!));
-      });
+      worker.on('message', (message: BatchResult) => this.settle(worker, message));
       worker.on('error', (error) =>
         this.fail(new Error(`a content worker failed: ${error.message}`, { cause: error })),
       );
@@ -81,20 +87,26 @@ export class ContentWorkerPool {
         if (!this.closing) this.fail(new Error(`a content worker exited (status ${code})`));
       });
       this.workers.push(worker);
-      this.load.set(worker, 0);
+      this.inFlight.set(worker, 0);
     }
+  }
+
+  get size(): number {
+    return this.workers.length;
   }
 
   storeFile(source: string, size: number): Promise<FileOutcome> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const worker = this.workers.reduce((best, candidate) =>
-      this.load.get(candidate)! < this.load.get(best)! ? candidate : best,
-    );
-    const id = this.nextId++;
-    this.load.set(worker, this.load.get(worker)! + 1);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker });
-      worker.postMessage({ id, source, size } satisfies ContentJob);
+      this.queue.push({ id: this.nextId++, source, size, resolve, reject });
+      // Files handed over in one go leave in full batches, not one by one.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.dispatch();
+        });
+      }
     });
   }
 
@@ -104,12 +116,51 @@ export class ContentWorkerPool {
     this.fail(new Error('the content workers were stopped'));
   }
 
+  private dispatch(): void {
+    if (this.failure !== undefined) return;
+    for (const worker of this.workers) {
+      while (this.inFlight.get(worker)! < BATCHES_IN_FLIGHT && this.head < this.queue.length) {
+        const batch: ContentJob[] = [];
+        let bytes = 0;
+        while (
+          this.head < this.queue.length &&
+          batch.length < BATCH_FILES &&
+          (batch.length === 0 || bytes + this.queue[this.head]!.size <= BATCH_BYTES)
+        ) {
+          const job = this.queue[this.head++]!;
+          this.pending.set(job.id, job);
+          batch.push({ id: job.id, source: job.source, size: job.size });
+          bytes += job.size;
+        }
+        this.inFlight.set(worker, this.inFlight.get(worker)! + 1);
+        worker.postMessage(batch);
+      }
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+  }
+
+  private settle(worker: Worker, results: BatchResult): void {
+    this.inFlight.set(worker, this.inFlight.get(worker)! - 1);
+    for (const result of results) {
+      const job = this.pending.get(result.id);
+      if (job === undefined) continue;
+      this.pending.delete(result.id);
+      if (result.outcome !== undefined) job.resolve(result.outcome);
+      else job.reject(jobError(result.error!));
+    }
+    this.dispatch();
+  }
+
   /** One dead worker fails the whole pool: the publish stops with its reason. */
   private fail(error: Error): void {
     this.failure ??= error;
-    for (const [id, job] of this.pending) {
-      this.pending.delete(id);
+    for (const job of [...this.pending.values(), ...this.queue.slice(this.head)])
       job.reject(this.failure);
-    }
+    this.pending.clear();
+    this.queue = [];
+    this.head = 0;
   }
 }

@@ -1,5 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { ContentPipeline, PipelineError, type PipelineOptions } from './content-pipeline.js';
+import {
+  ContentPipeline,
+  PipelineError,
+  type FileOutcome,
+  type PipelineOptions,
+} from './content-pipeline.js';
 
 /** A worker thread that stores file contents; see ContentPipeline. */
 export interface ContentJob {
@@ -16,20 +21,23 @@ export interface JobFailure {
   phase: 'read' | 'write' | 'internal';
 }
 
+/** The answer to a batch of jobs: one result per job, in order. */
+export type BatchResult = Array<{ id: number; outcome?: FileOutcome; error?: JobFailure }>;
+
+function failureOf(error: unknown, job: ContentJob): JobFailure {
+  return error instanceof PipelineError
+    ? { message: error.cause.message, code: error.cause.code, path: error.path, phase: error.phase }
+    : { message: (error as Error).message, path: job.source, phase: 'internal' };
+}
+
 const pipeline = new ContentPipeline(workerData as PipelineOptions);
-parentPort!.on('message', (job: ContentJob) => {
-  try {
-    parentPort!.postMessage({ id: job.id, outcome: pipeline.storeFile(job.source, job.size) });
-  } catch (error) {
-    const failure: JobFailure =
-      error instanceof PipelineError
-        ? {
-            message: error.cause.message,
-            code: error.cause.code,
-            path: error.path,
-            phase: error.phase,
-          }
-        : { message: (error as Error).message, path: job.source, phase: 'internal' };
-    parentPort!.postMessage({ id: job.id, error: failure });
-  }
+parentPort!.on('message', (jobs: ContentJob[]) => {
+  const results: BatchResult = jobs.map((job) => {
+    try {
+      return { id: job.id, outcome: pipeline.storeFile(job.source, job.size) };
+    } catch (error) {
+      return { id: job.id, error: failureOf(error, job) };
+    }
+  });
+  parentPort!.postMessage(results);
 });

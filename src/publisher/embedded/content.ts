@@ -2,6 +2,7 @@ import type { Progress } from '../../log.js';
 import type { RepoStorage } from '../../storage/storage.js';
 import type { PipelineOptions, StoredContent } from './content-pipeline.js';
 import { ContentWorkerPool } from './content-pool.js';
+import { addProfile, emptyProfile, StepClock, type ContentProfile } from './content-profile.js';
 import { stampOf, type StateCache } from './state-cache.js';
 import type { TreeNode } from './tree.js';
 
@@ -14,6 +15,8 @@ export interface ContentStats {
   knownContent: number;
   objectsWritten: number;
   bytesWritten: number;
+  /** Where the time went, when profiling. */
+  profile?: ContentProfile;
 }
 
 /**
@@ -34,13 +37,17 @@ export class ContentStore {
   readonly written: string[] = [];
   private readonly byInode = new Map<string, Promise<StoredContent>>();
   private pool: ContentWorkerPool | undefined;
+  private firstHandOff: bigint | undefined;
+  private lastResult: bigint | undefined;
 
   constructor(
     private readonly options: PipelineOptions,
     private readonly storage: RepoStorage,
     private readonly cache: StateCache,
     private readonly progress: Progress,
-  ) {}
+  ) {
+    if (options.profile === true) this.stats.profile = emptyProfile();
+  }
 
   /**
    * The stored content of a file unchanged since the last publish (same size, mtime, ctime,
@@ -80,6 +87,11 @@ export class ContentStore {
   }
 
   async close(): Promise<void> {
+    const { profile } = this.stats;
+    if (profile !== undefined && this.pool !== undefined && this.lastResult !== undefined) {
+      const wall = Number(this.lastResult - this.firstHandOff!) / 1e9;
+      profile.idle = Math.max(0, wall * this.pool.size - profile.busy);
+    }
     await this.pool?.close();
   }
 
@@ -91,7 +103,11 @@ export class ContentStore {
       this.stats.bytes += node.size;
     }
     this.pool ??= new ContentWorkerPool(this.options);
+    const clock = new StepClock(this.options.profile === true);
+    this.firstHandOff ??= clock.start();
     const outcome = await this.pool.storeFile(node.source, node.size);
+    this.lastResult = clock.start();
+    const started = clock.start();
     this.stats.knownContent += outcome.knownContent;
     this.stats.objectsWritten += outcome.objectsWritten;
     this.stats.bytesWritten += outcome.bytesWritten;
@@ -106,6 +122,11 @@ export class ContentStore {
     for (const { rawKey, hash } of outcome.learned)
       this.cache.rememberRawContent(rawKey, { hash, compression: this.options.compression });
     this.progress.advance(node.size);
+    clock.stop('record', started);
+    if (this.stats.profile !== undefined) {
+      addProfile(this.stats.profile, outcome.profile ?? {});
+      addProfile(this.stats.profile, clock.seconds);
+    }
     return outcome.content;
   }
 }

@@ -142,6 +142,7 @@ async function publishRun(
       chunking: context.chunking,
       dryRun: run.dryRun,
       statePath: cacheFile(context),
+      profile: context.profile,
     },
     context.storage,
     cache,
@@ -252,6 +253,20 @@ async function publishRun(
     });
 
   await ensureCatalogObjects(run, built);
+  await stored.writeback;
+  let learned: Error | undefined;
+  const learn = (): void => {
+    // What the spool learns is kept only if the manifest is replaced (commitStaged below).
+    try {
+      for (const record of built.records) cache.rememberCatalog(record);
+      cache.stage(
+        { tree: source, rootCatalog: built.root.hashHex },
+        { storageId: run.storageId, revision, rootCatalog: built.root.hashHex },
+      );
+    } catch (error) {
+      learned = error as Error;
+    }
+  };
   await signNewRevision(
     context,
     base,
@@ -267,14 +282,12 @@ async function publishRun(
       rollingTags: run.request.rollingTags ?? [],
     },
     run.written,
+    learn,
   );
   markCommitted();
   try {
-    for (const record of built.records) cache.rememberCatalog(record);
-    cache.commit(
-      { tree: source, rootCatalog: built.root.hashHex },
-      { storageId: run.storageId, revision, rootCatalog: built.root.hashHex },
-    );
+    if (learned !== undefined) throw learned;
+    cache.commitStaged();
   } catch (error) {
     // The revision is published; a spool that could not learn it is only slower next time.
     context.logger.warn(
@@ -298,14 +311,19 @@ async function publishRun(
  * The content of every regular file: from the stamps for files unchanged since the last
  * publish, from the workers for the rest. Then every object the new catalogs will name is
  * checked to exist; a file whose object has gone (the storage lost it behind the spool's back)
- * is stored again.
+ * is stored again. `writeback` is a flush of the objects begun then, so that the disk writes
+ * them while the catalogs are built; the commit's own flush then has little left to do.
  */
 async function storeContents(
   run: PublishRun,
   tree: TreeNode,
   content: ContentStore,
   progress: Progress,
-): Promise<{ contents: Map<TreeNode, StoredContent>; changed: TreeNode[] }> {
+): Promise<{
+  contents: Map<TreeNode, StoredContent>;
+  changed: TreeNode[];
+  writeback: Promise<void>;
+}> {
   const files = [...walkTree(tree)].filter(isRegular);
   progress.start(
     'publishing',
@@ -329,8 +347,10 @@ async function storeContents(
     // the rest when the publish fails.
     let stopping: Promise<void> | undefined;
     let firstFailure: { error: unknown } | undefined;
+    // Largest first: a large file started last would leave the other cores idle at the end.
+    const bySize = [...changed].sort((a, b) => b.size - a.size);
     const settled = await Promise.allSettled(
-      changed.map(async (node) => {
+      bySize.map(async (node) => {
         try {
           return [node, await content.content(node)] as const;
         } catch (error) {
@@ -370,7 +390,11 @@ async function storeContents(
   } finally {
     progress.stop(succeeded);
   }
-  return { contents, changed };
+  const writeback =
+    run.dryRun || changed.length === 0 ? Promise.resolve() : run.context.storage.flush();
+  // Awaited before the commit; a publish that fails before that must not leave it unhandled.
+  writeback.catch(() => undefined);
+  return { contents, changed, writeback };
 }
 
 /** The nodes among `nodes` whose content objects do not exist in the storage. */

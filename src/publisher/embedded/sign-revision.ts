@@ -22,7 +22,8 @@ export interface NewRevision {
 /**
  * Writes the tag database of a new revision (trunk-previous, trunk, the named tag, the rolling
  * tags) and the certificate, then signs and commits the manifest: the step that makes a
- * publish or an import visible. Objects it stores are added to `written`.
+ * publish or an import visible. Objects it stores are added to `written`; `whileFlushing` see
+ * commitManifest.
  */
 export async function signNewRevision(
   context: EmbeddedContext,
@@ -30,6 +31,7 @@ export async function signNewRevision(
   keys: SigningKeys,
   next: NewRevision,
   written: string[],
+  whileFlushing?: () => void,
 ): Promise<void> {
   const history = base.history;
   const previous = base.repository.manifest;
@@ -67,5 +69,6 @@ export async function signNewRevision(
       publishedAt: next.publishedAt,
     },
     keys,
+    whileFlushing,
   );
 }

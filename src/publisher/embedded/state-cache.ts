@@ -63,6 +63,7 @@ export class StateCache implements CatalogRecordCache {
   private readonly pendingRemovals: string[] = [];
   private readonly pendingContents = new Map<string, StoredContent>();
   private readonly pendingCatalogs: CatalogRecord[] = [];
+  private staged = false;
 
   constructor(private readonly path: string) {
     this.db = this.onSpool(() => {
@@ -191,10 +192,39 @@ export class StateCache implements CatalogRecordCache {
    * which revision the stamps now describe; without it (a dry run) they describe none.
    */
   commit(published?: PublishedTree, binding?: SpoolBinding): void {
-    this.onSpool(() => this.commitNow(published, binding));
+    this.stage(published, binding);
+    this.commitStaged();
   }
 
-  private commitNow(published?: PublishedTree, binding?: SpoolBinding): void {
+  /**
+   * Writes what this run learned in a transaction left open, so that the writing can overlap
+   * the storage's flush: `commitStaged()` keeps it once the publish has succeeded, `close()`
+   * without it drops it.
+   */
+  stage(published?: PublishedTree, binding?: SpoolBinding): void {
+    this.onSpool(() => {
+      this.db.exec('BEGIN');
+      try {
+        this.writePending(published, binding);
+      } catch (error) {
+        this.db.exec('ROLLBACK');
+        throw error;
+      }
+      this.staged = true;
+    });
+  }
+
+  commitStaged(): void {
+    if (!this.staged) return;
+    this.onSpool(() => this.db.exec('COMMIT'));
+    this.staged = false;
+    this.pendingFiles.clear();
+    this.pendingRemovals.length = 0;
+    this.pendingContents.clear();
+    this.pendingCatalogs.length = 0;
+  }
+
+  private writePending(published?: PublishedTree, binding?: SpoolBinding): void {
     const putFile = this.db.prepare(
       'INSERT OR REPLACE INTO file_stamps (source, stamp, content) VALUES (?, ?, ?)',
     );
@@ -205,30 +235,23 @@ export class StateCache implements CatalogRecordCache {
       'INSERT OR REPLACE INTO catalogs (hash, record) VALUES (?, ?)',
     );
     const removeFile = this.db.prepare('DELETE FROM file_stamps WHERE source = ?');
-    this.db.transaction(() => {
-      for (const source of this.pendingRemovals) removeFile.run(source);
-      for (const [source, { stamp, content }] of this.pendingFiles)
-        putFile.run(source, stamp, content === undefined ? '' : encodeContent(content));
-      for (const [raw, content] of this.pendingContents)
-        putContent.run(raw, JSON.stringify(content));
-      for (const record of this.pendingCatalogs)
-        putCatalog.run(record.hashHex, JSON.stringify(record));
-      this.db.prepare('DELETE FROM published').run();
-      if (published !== undefined)
-        this.db
-          .prepare('INSERT INTO published (id, tree, root_catalog) VALUES (1, ?, ?)')
-          .run(published.tree, published.rootCatalog);
-      if (binding !== undefined)
-        this.db
-          .prepare(
-            'INSERT OR REPLACE INTO binding (id, storage_id, revision, root_catalog) VALUES (1, ?, ?, ?)',
-          )
-          .run(binding.storageId, binding.revision, binding.rootCatalog);
-    })();
-    this.pendingFiles.clear();
-    this.pendingRemovals.length = 0;
-    this.pendingContents.clear();
-    this.pendingCatalogs.length = 0;
+    for (const source of this.pendingRemovals) removeFile.run(source);
+    for (const [source, { stamp, content }] of this.pendingFiles)
+      putFile.run(source, stamp, content === undefined ? '' : encodeContent(content));
+    for (const [raw, content] of this.pendingContents) putContent.run(raw, JSON.stringify(content));
+    for (const record of this.pendingCatalogs)
+      putCatalog.run(record.hashHex, JSON.stringify(record));
+    this.db.prepare('DELETE FROM published').run();
+    if (published !== undefined)
+      this.db
+        .prepare('INSERT INTO published (id, tree, root_catalog) VALUES (1, ?, ?)')
+        .run(published.tree, published.rootCatalog);
+    if (binding !== undefined)
+      this.db
+        .prepare(
+          'INSERT OR REPLACE INTO binding (id, storage_id, revision, root_catalog) VALUES (1, ?, ?, ?)',
+        )
+        .run(binding.storageId, binding.revision, binding.rootCatalog);
   }
 
   /** Forgets everything that refers to objects that no longer exist (after garbage collection). */
@@ -259,7 +282,9 @@ export class StateCache implements CatalogRecordCache {
     })();
   }
 
+  /** Closes the cache; what was staged and not committed is dropped. */
   close(): void {
+    if (this.staged) this.db.exec('ROLLBACK');
     this.db.close();
   }
 }

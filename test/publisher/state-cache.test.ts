@@ -1,0 +1,41 @@
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { StateCache } from '../../src/publisher/embedded/state-cache.js';
+import { tmpdir } from '../helpers/tmp.js';
+
+const STAMP = '33188:0:0:6:1.0:1:42:7:1:0';
+const CONTENT = { hash: 'a'.repeat(40), compression: 'zlib' as const };
+const BINDING = { storageId: 'b'.repeat(32), revision: 3, rootCatalog: 'c'.repeat(40) };
+
+describe('the spool learns a revision only when it is published', () => {
+  it('drops what was staged when it is closed without a commit', async () => {
+    const file = path.join(await tmpdir(), 'state.db');
+    const cache = new StateCache(file);
+    cache.rememberFile('/tree/a', STAMP, CONTENT);
+    cache.rememberRawContent('raw-key', CONTENT);
+    cache.stage({ tree: '/tree', rootCatalog: BINDING.rootCatalog }, BINDING);
+    cache.close();
+
+    const db = new Database(file, { readonly: true });
+    for (const table of ['file_stamps', 'contents', 'published', 'binding'])
+      expect(db.prepare(`SELECT count(*) FROM ${table}`).pluck().get(), table).toBe(0);
+    db.close();
+  });
+
+  it('keeps what was staged once it is committed', async () => {
+    const file = path.join(await tmpdir(), 'state.db');
+    const cache = new StateCache(file);
+    cache.rememberFile('/tree/a', STAMP, CONTENT);
+    cache.stage({ tree: '/tree', rootCatalog: BINDING.rootCatalog }, BINDING);
+    cache.commitStaged();
+    cache.close();
+
+    const reopened = new StateCache(file);
+    expect(reopened.bind(BINDING)).toBe(false);
+    reopened.loadTree('/tree');
+    expect(reopened.fileContent('/tree/a', STAMP)).toEqual(CONTENT);
+    expect(reopened.lastPublished()).toEqual({ tree: '/tree', rootCatalog: BINDING.rootCatalog });
+    reopened.close();
+  });
+});
