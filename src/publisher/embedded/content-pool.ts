@@ -5,7 +5,13 @@ import { Worker } from 'node:worker_threads';
 import { UcvmError } from '../../errors.js';
 import { storageError } from '../../storage/errors.js';
 import type { FileOutcome, PipelineOptions } from './content-pipeline.js';
-import type { BatchResult, ContentJob, JobFailure } from './content-worker.js';
+import type {
+  BatchResult,
+  ContentJob,
+  JobFailure,
+  WorkerReply,
+  WorkerRequest,
+} from './content-worker.js';
 
 /**
  * The compiled worker script. Under the TypeScript test runner this module is a `.ts` file
@@ -68,6 +74,15 @@ export class ContentWorkerPool {
   private readonly workers: Worker[] = [];
   private readonly inFlight = new Map<Worker, number>();
   private readonly pending = new Map<number, Job>();
+  private readonly checks = new Map<
+    number,
+    {
+      parts: number;
+      missing: string[];
+      resolve(missing: string[]): void;
+      reject(error: Error): void;
+    }
+  >();
   private queue: Job[] = [];
   private head = 0;
   private nextId = 0;
@@ -78,7 +93,10 @@ export class ContentWorkerPool {
   constructor(options: PipelineOptions, size = availableParallelism(), script = workerScript()) {
     for (let i = 0; i < Math.max(1, size); i++) {
       const worker = new Worker(script, { workerData: options });
-      worker.on('message', (message: BatchResult) => this.settle(worker, message));
+      worker.on('message', (reply: WorkerReply) => {
+        if ('check' in reply) this.settleCheck(reply.check);
+        else this.settle(worker, reply.files);
+      });
       worker.on('error', (error) =>
         this.fail(new Error(`a content worker failed: ${error.message}`, { cause: error })),
       );
@@ -110,6 +128,26 @@ export class ContentWorkerPool {
     });
   }
 
+  /**
+   * The names among `names` that do not exist in the storage the workers write to, looked up
+   * by every worker at once (a share each) beside the files they store.
+   */
+  missing(names: readonly string[]): Promise<string[]> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (names.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      const share = Math.ceil(names.length / this.workers.length);
+      const parts = this.workers.filter((_, i) => i * share < names.length);
+      this.checks.set(id, { parts: parts.length, missing: [], resolve, reject });
+      parts.forEach((worker, i) =>
+        worker.postMessage({
+          check: { id, names: names.slice(i * share, (i + 1) * share) },
+        } satisfies WorkerRequest),
+      );
+    });
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.workers.map((worker) => worker.terminate()));
@@ -133,7 +171,7 @@ export class ContentWorkerPool {
           bytes += job.size;
         }
         this.inFlight.set(worker, this.inFlight.get(worker)! + 1);
-        worker.postMessage(batch);
+        worker.postMessage({ files: batch } satisfies WorkerRequest);
       }
     }
     if (this.head === this.queue.length) {
@@ -154,6 +192,15 @@ export class ContentWorkerPool {
     this.dispatch();
   }
 
+  private settleCheck({ id, missing }: { id: number; missing: string[] }): void {
+    const check = this.checks.get(id);
+    if (check === undefined) return;
+    check.missing.push(...missing);
+    if (--check.parts > 0) return;
+    this.checks.delete(id);
+    check.resolve(check.missing);
+  }
+
   /** One dead worker fails the whole pool: the publish stops with its reason. */
   private fail(error: Error): void {
     this.failure ??= error;
@@ -162,5 +209,7 @@ export class ContentWorkerPool {
     this.pending.clear();
     this.queue = [];
     this.head = 0;
+    for (const check of this.checks.values()) check.reject(this.failure);
+    this.checks.clear();
   }
 }

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { objectExistsSync } from '../../storage/directory-objects.js';
 import {
   ContentPipeline,
   PipelineError,
@@ -30,14 +31,28 @@ function failureOf(error: unknown, job: ContentJob): JobFailure {
     : { message: (error as Error).message, path: job.source, phase: 'internal' };
 }
 
-const pipeline = new ContentPipeline(workerData as PipelineOptions);
-parentPort!.on('message', (jobs: ContentJob[]) => {
-  const results: BatchResult = jobs.map((job) => {
+/** What the pool sends: files to store, or object names to look for in the target. */
+export type WorkerRequest = { files: ContentJob[] } | { check: { id: number; names: string[] } };
+
+/** What a worker answers: one result per file, in order; or the names it did not find. */
+export type WorkerReply = { files: BatchResult } | { check: { id: number; missing: string[] } };
+
+const options = workerData as PipelineOptions;
+const pipeline = new ContentPipeline(options);
+parentPort!.on('message', (request: WorkerRequest) => {
+  if ('check' in request) {
+    const { id, names } = request.check;
+    const root = options.target!.root;
+    const missing = names.filter((name) => !objectExistsSync(root, name));
+    parentPort!.postMessage({ check: { id, missing } } satisfies WorkerReply);
+    return;
+  }
+  const results: BatchResult = request.files.map((job) => {
     try {
       return { id: job.id, outcome: pipeline.storeFile(job.source, job.size) };
     } catch (error) {
       return { id: job.id, error: failureOf(error, job) };
     }
   });
-  parentPort!.postMessage(results);
+  parentPort!.postMessage({ files: results } satisfies WorkerReply);
 });

@@ -8,6 +8,9 @@ import type { TreeNode } from './tree.js';
 
 export type { StoredContent } from './content-pipeline.js';
 
+/** Bytes of new objects after which a flush is started in the background. */
+const WRITEBACK_BYTES = 32 * 1024 * 1024;
+
 export interface ContentStats {
   files: number;
   bytes: number;
@@ -37,6 +40,8 @@ export class ContentStore {
   readonly written: string[] = [];
   private readonly byInode = new Map<string, Promise<StoredContent>>();
   private pool: ContentWorkerPool | undefined;
+  private unflushed = 0;
+  private flushing: Promise<void> | undefined;
   private firstHandOff: bigint | undefined;
   private lastResult: bigint | undefined;
 
@@ -81,6 +86,25 @@ export class ContentStore {
     return content;
   }
 
+  /**
+   * The names among `names` missing from the storage: looked up by the worker threads where
+   * they write to the storage themselves (a directory), else by the storage.
+   */
+  missing(names: readonly string[]): Promise<string[]> {
+    if (this.options.target === undefined) return this.storage.missing(names);
+    this.pool ??= new ContentWorkerPool(this.options);
+    return this.pool.missing(names);
+  }
+
+  /**
+   * Flushes every object written so far to disk (after any flush already under way). The
+   * commit flushes again; this one lets the disk work while the catalogs are built.
+   */
+  async writeback(): Promise<void> {
+    await this.flushing;
+    await this.storage.flush();
+  }
+
   /** Starts the worker threads now, so that their start-up overlaps other work. */
   start(): void {
     this.pool ??= new ContentWorkerPool(this.options);
@@ -111,6 +135,16 @@ export class ContentStore {
     this.stats.knownContent += outcome.knownContent;
     this.stats.objectsWritten += outcome.objectsWritten;
     this.stats.bytesWritten += outcome.bytesWritten;
+    this.unflushed += outcome.bytesWritten;
+    if (this.unflushed >= WRITEBACK_BYTES && this.flushing === undefined) {
+      // The disk writes the objects while the workers compress more; the commit's flush then
+      // has little left to wait for. Only the commit's flush counts: a failure here is retried there.
+      this.unflushed = 0;
+      this.flushing = this.storage
+        .flush()
+        .catch(() => undefined)
+        .finally(() => (this.flushing = undefined));
+    }
     this.written.push(...outcome.written);
     for (const { name, bytes } of outcome.objects) {
       if (await this.storage.putIfAbsent(name, bytes)) {

@@ -311,8 +311,9 @@ async function publishRun(
  * The content of every regular file: from the stamps for files unchanged since the last
  * publish, from the workers for the rest. Then every object the new catalogs will name is
  * checked to exist; a file whose object has gone (the storage lost it behind the spool's back)
- * is stored again. `writeback` is a flush of the objects begun then, so that the disk writes
- * them while the catalogs are built; the commit's own flush then has little left to do.
+ * is stored again. `writeback` flushes the objects (the store began flushing while they were
+ * written), so that the disk writes them while the catalogs are built; the commit's own flush
+ * then has little left to do.
  */
 async function storeContents(
   run: PublishRun,
@@ -342,6 +343,9 @@ async function storeContents(
         contents.set(node, known);
       }
     }
+    // The objects of unchanged files are looked for while the workers store the changed ones.
+    const unchangedLost = run.dryRun ? undefined : lostContents(unchanged, contents, content);
+    unchangedLost?.catch(() => undefined);
     // The first failure stops the workers (the queued jobs then fail at once); every job
     // settles before it is thrown, so that what the others wrote is known and removed with
     // the rest when the publish fails.
@@ -366,7 +370,7 @@ async function storeContents(
     for (const result of settled)
       if (result.status === 'fulfilled') contents.set(result.value[0], result.value[1]);
     if (!run.dryRun) {
-      const lost = await lostContents(run, unchanged, contents);
+      const lost = await unchangedLost!;
       if (lost.length > 0) {
         run.context.logger.warn('objects the spool remembered are missing; storing them again', {
           files: lost.length,
@@ -375,7 +379,7 @@ async function storeContents(
           contents.set(node, await content.content(node));
           changed.push(node);
         }
-        const still = await lostContents(run, lost, contents);
+        const still = await lostContents(lost, contents, content);
         if (still.length > 0)
           throw new UcvmError(
             'OBJECT_MISSING',
@@ -390,8 +394,7 @@ async function storeContents(
   } finally {
     progress.stop(succeeded);
   }
-  const writeback =
-    run.dryRun || changed.length === 0 ? Promise.resolve() : run.context.storage.flush();
+  const writeback = run.dryRun || changed.length === 0 ? Promise.resolve() : content.writeback();
   // Awaited before the commit; a publish that fails before that must not leave it unhandled.
   writeback.catch(() => undefined);
   return { contents, changed, writeback };
@@ -399,9 +402,9 @@ async function storeContents(
 
 /** The nodes among `nodes` whose content objects do not exist in the storage. */
 async function lostContents(
-  run: PublishRun,
   nodes: readonly TreeNode[],
   contents: ReadonlyMap<TreeNode, StoredContent>,
+  content: ContentStore,
 ): Promise<TreeNode[]> {
   const byObject = new Map<string, TreeNode[]>();
   for (const node of nodes) {
@@ -415,7 +418,7 @@ async function lostContents(
     }
   }
   const lost = new Set<TreeNode>();
-  for (const name of await run.context.storage.missing(byObject.keys()))
+  for (const name of await content.missing([...byObject.keys()]))
     for (const node of byObject.get(name)!) lost.add(node);
   return [...lost];
 }
