@@ -1,7 +1,9 @@
 import { cpSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { loadPublicKey } from '../../src/keys/index.js';
+import { silentLogger } from '../../src/log.js';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
@@ -79,6 +81,34 @@ describe('a spool that does not describe the storage is not trusted', () => {
     writeFileSync(path.join(source, 'new'), 'new\n');
     await repo.publisher.publish({ tree: source, tag: 'v2' });
     expect(await verifyAll(repo)).toEqual([]);
+  });
+
+  it('publishes what the files hold when the spool remembers other content for them', async () => {
+    const repo = await makeRepo();
+    const source = await tmpdir(tree(3, 'true'));
+    await repo.publisher.publish({ tree: source, tag: 'v1' });
+    // A spool that lies about one unchanged file: a content that was never stored.
+    const db = new Database(path.join(repo.spool, 'state.db'));
+    const lied = db
+      .prepare("UPDATE file_stamps SET content = ? WHERE source LIKE '%/file1'")
+      .run(`zlib:${'e'.repeat(40)}`);
+    db.close();
+    expect(lied.changes).toBe(1);
+    writeFileSync(path.join(source, 'new'), 'new\n');
+    const warnings: string[] = [];
+    const result = await repo
+      .reopen({ logger: { ...silentLogger, warn: (message) => warnings.push(message) } })
+      .publish({ tree: source, tag: 'v2' });
+    expect(result.stats.files).toBeGreaterThan(0);
+    expect(warnings).toContain('objects the spool remembered are missing; storing them again');
+    expect(await verifyAll(repo)).toEqual([]);
+    const repository = await Repository.open(directorySource(repo.storage));
+    try {
+      const read = await (await repository.snapshot('v2')).readFile('/dir/file1');
+      expect(read.toString()).toBe('true 1\n');
+    } finally {
+      repository.close();
+    }
   });
 
   it('survives garbage collection by another spool between publishes', async () => {

@@ -43,6 +43,17 @@ interface PublishRun {
   /** Every object this run wrote; removed again if the run fails before it commits. */
   written: string[];
   started: number;
+  /** The content store and its worker threads, open until the contents are all checked. */
+  content?: ContentStore;
+}
+
+/** Stops the content workers and adds what they wrote to the run's objects (once). */
+async function closeContent(run: PublishRun): Promise<void> {
+  const { content } = run;
+  if (content === undefined) return;
+  run.content = undefined;
+  run.written.push(...content.written);
+  await content.close();
 }
 
 /**
@@ -99,6 +110,7 @@ export async function publishTree(
       });
       return result;
     } catch (error) {
+      if (run !== undefined) await closeContent(run);
       if (run !== undefined && !committed) await removeObjects(context, run.written, 'publish');
       throw error;
     } finally {
@@ -148,21 +160,14 @@ async function publishRun(
     cache,
     progress,
   );
-  let tree: TreeNode;
-  let mountpoints: Set<string>;
-  let stored: Awaited<ReturnType<typeof storeContents>>;
-  try {
-    content.start();
-    context.logger.info('scanning tree', { tree: treeRoot });
-    tree = await scanTree(treeRoot, { xattrs: context.xattrs });
-    mountpoints = partitionTree(tree, context.partition);
-    addAutoCatalogMarkers(tree, mountpoints);
-    cache.loadTree(treeRoot);
-    stored = await storeContents(run, tree, content, progress);
-  } finally {
-    run.written.push(...content.written);
-    await content.close();
-  }
+  run.content = content;
+  content.start();
+  context.logger.info('scanning tree', { tree: treeRoot });
+  const tree = await scanTree(treeRoot, { xattrs: context.xattrs });
+  const mountpoints = partitionTree(tree, context.partition);
+  addAutoCatalogMarkers(tree, mountpoints);
+  cache.loadTree(treeRoot);
+  const stored = await storeContents(run, tree, content, progress);
 
   const previousManifest = base.repository.manifest;
   // The stamps describe the previous revision row for row only if it is what this spool
@@ -179,31 +184,47 @@ async function publishRun(
   });
   const revision = previousManifest.revision + 1;
   const publishedAt = nextTimestamp(context, previousManifest.publishedAt);
-  const built = await buildCatalogs({
-    tree,
-    mountpoints,
-    contents: stored.contents,
-    previous,
-    revision,
-    now: publishedAt,
-    ttl: context.ttl,
-    algorithm: context.algorithm,
-    store: (bytes) =>
-      putMetadataObject(context, bytes, 'C', { dryRun: run.dryRun, written: run.written }),
-    ...(knowsChanges && {
-      changes: {
-        changed: changedNodes,
-        removed,
-        base: (record) =>
-          base.repository.inflatedObject(record.hashHex, 'C').catch(() => undefined),
-      },
-    }),
-    patchFailed: (mountpoint, error) =>
-      context.logger.warn('catalog could not be patched; writing it afresh', {
-        mountpoint: mountpoint || '/',
-        problem: error.message,
+  const build = (catalogsBefore: typeof previous, changes: boolean): Promise<CatalogBuildResult> =>
+    buildCatalogs({
+      tree,
+      mountpoints,
+      contents: stored.contents,
+      previous: catalogsBefore,
+      revision,
+      now: publishedAt,
+      ttl: context.ttl,
+      algorithm: context.algorithm,
+      store: (bytes) =>
+        putMetadataObject(context, bytes, 'C', { dryRun: run.dryRun, written: run.written }),
+      ...(changes && {
+        changes: {
+          changed: changedNodes,
+          removed,
+          base: (record) =>
+            base.repository.inflatedObject(record.hashHex, 'C').catch(() => undefined),
+        },
       }),
-  });
+      patchFailed: (mountpoint, error) =>
+        context.logger.warn('catalog could not be patched; writing it afresh', {
+          mountpoint: mountpoint || '/',
+          problem: error.message,
+        }),
+    });
+  let built = await build(previous, knowsChanges);
+  // The catalogs were built while the workers looked for the objects of unchanged files.
+  if (await restoreLost(run, stored, content)) {
+    // The spool's memory was wrong: the catalogs are built again, compared row by row.
+    context.logger.warn(
+      'files the spool remembered hold other content; building the catalogs from what was read',
+    );
+    const compared = knowsChanges
+      ? await describeCatalogTree(base.repository, previousManifest.rootCatalog, cache, {
+          digests: true,
+        })
+      : previous;
+    built = await build(compared, false);
+  }
+  await closeContent(run);
   const stats: PublishStats = {
     ...content.stats,
     catalogsWritten: built.written,
@@ -309,9 +330,9 @@ async function publishRun(
 
 /**
  * The content of every regular file: from the stamps for files unchanged since the last
- * publish, from the workers for the rest. Then every object the new catalogs will name is
- * checked to exist; a file whose object has gone (the storage lost it behind the spool's back)
- * is stored again. `writeback` flushes the objects (the store began flushing while they were
+ * publish, from the workers for the rest. The objects of the unchanged files are looked for in
+ * the background (`lost`, see restoreLost): every object the new catalogs name is checked to
+ * exist before anything is signed. `writeback` flushes the objects (the store began flushing while they were
  * written), so that the disk writes them while the catalogs are built; the commit's own flush
  * then has little left to do.
  */
@@ -324,6 +345,8 @@ async function storeContents(
   contents: Map<TreeNode, StoredContent>;
   changed: TreeNode[];
   writeback: Promise<void>;
+  /** Unchanged files whose objects are missing (looked for in the background). */
+  lost: Promise<TreeNode[]>;
 }> {
   const files = [...walkTree(tree)].filter(isRegular);
   progress.start(
@@ -333,6 +356,7 @@ async function storeContents(
   const contents = new Map<TreeNode, StoredContent>();
   const changed: TreeNode[] = [];
   let succeeded = false;
+  let lost: Promise<TreeNode[]> = Promise.resolve([]);
   try {
     const unchanged: TreeNode[] = [];
     for (const node of files) {
@@ -369,35 +393,56 @@ async function storeContents(
     if (firstFailure !== undefined) throw firstFailure.error;
     for (const result of settled)
       if (result.status === 'fulfilled') contents.set(result.value[0], result.value[1]);
-    if (!run.dryRun) {
-      const lost = await unchangedLost!;
-      if (lost.length > 0) {
-        run.context.logger.warn('objects the spool remembered are missing; storing them again', {
-          files: lost.length,
-        });
-        for (const node of lost) {
-          contents.set(node, await content.content(node));
-          changed.push(node);
-        }
-        const still = await lostContents(lost, contents, content);
-        if (still.length > 0)
-          throw new UcvmError(
-            'OBJECT_MISSING',
-            `objects of ${still[0]!.source} are still missing after storing it`,
-            {
-              where: { path: still[0]!.source },
-            },
-          );
-      }
-    }
     succeeded = true;
+    lost = unchangedLost ?? Promise.resolve([]);
   } finally {
     progress.stop(succeeded);
   }
   const writeback = run.dryRun || changed.length === 0 ? Promise.resolve() : content.writeback();
   // Awaited before the commit; a publish that fails before that must not leave it unhandled.
   writeback.catch(() => undefined);
-  return { contents, changed, writeback };
+  return { contents, changed, writeback, lost };
+}
+
+function sameContent(a: StoredContent, b: StoredContent): boolean {
+  return (
+    a.hash === b.hash &&
+    a.compression === b.compression &&
+    storedObjectHashes(a).join() === storedObjectHashes(b).join()
+  );
+}
+
+/**
+ * Files unchanged since the last publish whose objects the storage lost behind the spool's back
+ * are stored again. True if any of them now holds other content than the spool remembered
+ * (and the catalogs were built with): they must be built again.
+ */
+async function restoreLost(
+  run: PublishRun,
+  stored: Awaited<ReturnType<typeof storeContents>>,
+  content: ContentStore,
+): Promise<boolean> {
+  const lost = await stored.lost;
+  if (lost.length === 0) return false;
+  run.context.logger.warn('objects the spool remembered are missing; storing them again', {
+    files: lost.length,
+  });
+  let differs = false;
+  for (const node of lost) {
+    const again = await content.content(node);
+    if (!sameContent(again, stored.contents.get(node)!)) {
+      stored.contents.set(node, again);
+      differs = true;
+    }
+  }
+  const still = await lostContents(lost, stored.contents, content);
+  if (still.length > 0)
+    throw new UcvmError(
+      'OBJECT_MISSING',
+      `objects of ${still[0]!.source} are still missing after storing it`,
+      { where: { path: still[0]!.source } },
+    );
+  return differs;
 }
 
 /** The nodes among `nodes` whose content objects do not exist in the storage. */
