@@ -87,6 +87,7 @@ export class ContentWorkerPool {
   private head = 0;
   private nextId = 0;
   private scheduled = false;
+  private readonly checksToPost: Array<() => void> = [];
   private failure: Error | undefined;
   private closing = false;
 
@@ -118,13 +119,7 @@ export class ContentWorkerPool {
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, source, size, resolve, reject });
       // Files handed over in one go leave in full batches, not one by one.
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.dispatch();
-        });
-      }
+      this.schedule();
     });
   }
 
@@ -140,11 +135,25 @@ export class ContentWorkerPool {
       const share = Math.ceil(names.length / this.workers.length);
       const parts = this.workers.filter((_, i) => i * share < names.length);
       this.checks.set(id, { parts: parts.length, missing: [], resolve, reject });
-      parts.forEach((worker, i) =>
-        worker.postMessage({
-          check: { id, names: names.slice(i * share, (i + 1) * share) },
-        } satisfies WorkerRequest),
+      // Posted with the next dispatch, behind the files handed over meanwhile: a publish waits
+      // for its changed files first, and for the check only before it signs.
+      this.checksToPost.push(() =>
+        parts.forEach((worker, i) =>
+          worker.postMessage({
+            check: { id, names: names.slice(i * share, (i + 1) * share) },
+          } satisfies WorkerRequest),
+        ),
       );
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.dispatch();
     });
   }
 
@@ -178,6 +187,7 @@ export class ContentWorkerPool {
       this.queue = [];
       this.head = 0;
     }
+    for (const post of this.checksToPost.splice(0)) post();
   }
 
   private settle(worker: Worker, results: BatchResult): void {
@@ -211,5 +221,6 @@ export class ContentWorkerPool {
     this.head = 0;
     for (const check of this.checks.values()) check.reject(this.failure);
     this.checks.clear();
+    this.checksToPost.length = 0;
   }
 }
