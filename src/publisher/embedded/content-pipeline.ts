@@ -101,81 +101,96 @@ export class ContentPipeline {
       const data = this.readWhole(source, size);
       clock.stop('read', started);
       outcome.content.hash = this.storePiece(data, '', outcome, clock);
-    } else this.storeChunked(source, chunking, outcome, clock);
+    } else this.storeChunked(source, size, chunking, outcome, clock);
     clock.stop('busy', began);
     if (this.options.profile === true) outcome.profile = clock.seconds;
     return outcome;
   }
 
-  /** The file's bytes, in this pipeline's buffer (valid until the next read). */
+  /**
+   * The file's bytes, in this pipeline's buffer (valid until the next read): exactly the size
+   * the scan saw, which the catalog will record. One byte more is asked for, to see a file
+   * that grew; a file that grew or shrank since the scan is an error, not a wrong entry.
+   */
   private readWhole(source: string, size: number): Buffer {
+    if (this.buffer.length < size + 1) this.buffer = Buffer.allocUnsafe(size + 1);
     const fd = reading(source, () => openSync(source, 'r'));
     try {
-      // One byte more than the scan saw: a file that grew is read whole, not cut short.
-      if (this.buffer.length < size + 1) this.buffer = Buffer.allocUnsafe(size + 1);
-      let filled = 0;
-      for (;;) {
-        if (filled === this.buffer.length) {
-          const larger = Buffer.allocUnsafe(this.buffer.length * 2);
-          this.buffer.copy(larger);
-          this.buffer = larger;
-        }
-        const read = reading(source, () =>
-          readSync(fd, this.buffer, filled, this.buffer.length - filled, null),
-        );
-        if (read === 0) return this.buffer.subarray(0, filled);
-        filled += read;
-      }
+      const filled = this.readAt(source, fd, this.buffer, size + 1, 0);
+      if (filled !== size) throw changedSize(source, size, filled);
+      return this.buffer.subarray(0, size);
     } finally {
       closeSync(fd);
     }
   }
 
+  /** Reads up to `length` bytes at `position` into the start of `into`; fewer only at the end. */
+  private readAt(
+    source: string,
+    fd: number,
+    into: Buffer,
+    length: number,
+    position: number,
+  ): number {
+    let filled = 0;
+    while (filled < length) {
+      const read = reading(source, () =>
+        readSync(fd, into, filled, length - filled, position + filled),
+      );
+      if (read === 0) break;
+      filled += read;
+    }
+    return filled;
+  }
+
   /**
    * A large file, one window of up to `maxSize` bytes at a time, read at the offset where the
    * last chunk ended: each chunk is cut, compressed and hashed where it was read. A file that
-   * yields a single chunk is stored as an ordinary whole-file object.
+   * yields a single chunk is stored as an ordinary whole-file object. As with whole files, the
+   * bytes read must be the size the scan saw.
    */
   private storeChunked(
     source: string,
+    size: number,
     chunking: ChunkingOptions,
     outcome: FileOutcome,
     clock: StepClock,
   ): void {
-    if (this.buffer.length < chunking.maxSize) this.buffer = Buffer.allocUnsafe(chunking.maxSize);
+    if (this.buffer.length < chunking.maxSize + 1)
+      this.buffer = Buffer.allocUnsafe(chunking.maxSize + 1);
     const window = this.buffer;
     const chunks: Array<{ offset: number; size: number; hash: string }> = [];
     const fd = reading(source, () => openSync(source, 'r'));
     try {
       let offset = 0;
-      for (;;) {
+      while (offset < size) {
         let started = clock.start();
-        let filled = 0;
-        while (filled < chunking.maxSize) {
-          const read = reading(source, () =>
-            readSync(fd, window, filled, chunking.maxSize - filled, offset + filled),
-          );
-          if (read === 0) break;
-          filled += read;
-        }
+        const left = size - offset;
+        // One byte past the end of the file as scanned, to see that it grew.
+        const filled = this.readAt(
+          source,
+          fd,
+          window,
+          Math.min(chunking.maxSize, left + 1),
+          offset,
+        );
         clock.stop('read', started);
-        if (filled === 0) break;
+        if (filled > left || (filled < chunking.maxSize && filled !== left))
+          throw changedSize(source, size, offset + filled);
         started = clock.start();
-        const cut = cutPoint(window, filled, chunking);
+        const cut = cutPoint(window, Math.min(filled, left), chunking);
         clock.stop('chunk', started);
-        const last =
-          cut === filled &&
-          (filled < chunking.maxSize ||
-            reading(source, () => readSync(fd, this.probe, 0, 1, offset + filled)) === 0);
-        if (offset === 0 && last) {
+        if (offset === 0 && cut === size) {
           outcome.content.hash = this.storePiece(window.subarray(0, cut), '', outcome, clock);
           return;
         }
         const hash = this.storePiece(window.subarray(0, cut), 'P', outcome, clock);
         chunks.push({ offset, size: cut, hash });
         offset += cut;
-        if (last) break;
       }
+      // The scan's size was reached: nothing may follow.
+      if (this.readAt(source, fd, this.probe, 1, size) !== 0)
+        throw changedSize(source, size, size + 1);
     } finally {
       closeSync(fd);
     }
@@ -229,6 +244,14 @@ export class ContentPipeline {
     }
     return hash;
   }
+}
+
+/** A file whose size is not the scan's: its catalog entry would not match its content. */
+function changedSize(path: string, scanned: number, read: number): PipelineError {
+  const cause: NodeJS.ErrnoException = new Error(
+    `its size changed while it was published (${scanned} bytes when scanned, ${read > scanned ? 'more' : read} when read)`,
+  );
+  return new PipelineError('read', path, cause);
 }
 
 function reading<T>(path: string, work: () => T): T {

@@ -332,9 +332,9 @@ async function publishRun(
  * The content of every regular file: from the stamps for files unchanged since the last
  * publish, from the workers for the rest. The objects of the unchanged files are looked for in
  * the background (`lost`, see restoreLost): every object the new catalogs name is checked to
- * exist before anything is signed. `writeback` flushes the objects (the store began flushing while they were
- * written), so that the disk writes them while the catalogs are built; the commit's own flush
- * then has little left to do.
+ * exist before anything is signed. `writeback` flushes the objects (the store began flushing
+ * while they were written), so that the disk writes them while the catalogs are built; the
+ * commit's own flush then has little left to do.
  */
 async function storeContents(
   run: PublishRun,
