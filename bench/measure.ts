@@ -7,7 +7,11 @@ import { takeInventory, type Inventory } from './inventory.js';
 import { makeRepo, timePublish, type Timing } from './publish.js';
 import { measureLimit, type Limit } from './limit.js';
 import { measureReference, warmCache, type Reference } from './reference.js';
-import type { ServerReference, ServerTiming } from './server-reference.js';
+import {
+  describeServerTiming,
+  type ServerReference,
+  type ServerTiming,
+} from './server-reference.js';
 import { say } from './shell.js';
 import { failOnStall, StallError } from './stall.js';
 import type { Change } from './trees.js';
@@ -101,12 +105,6 @@ function serverSeconds(timing: ServerTiming | undefined): number | undefined {
   return timing === undefined || 'skipped' in timing ? undefined : timing.publishSeconds;
 }
 
-function describeServer(timing: ServerTiming): string {
-  return 'skipped' in timing
-    ? `skipped: ${timing.skipped}`
-    : `${timing.publishSeconds.toFixed(2)} s (copy into the transaction ${timing.copySeconds.toFixed(2)} s more)`;
-}
-
 /**
  * Measures one tree in one run: the machine's limit, the GNU tools reference, a full publish
  * into a fresh repository and the real cvmfs_server's (where set up), a republish of the same
@@ -163,7 +161,7 @@ export async function measureTree(
     step = 'cvmfs_server full publish';
     await warmCache(listFile);
     result.server.full = await server.full(tree);
-    say(`${kind}: cvmfs_server publish ${describeServer(result.server.full)}`);
+    say(`${kind}: cvmfs_server publish ${describeServerTiming(result.server.full)}`);
     const serverFull = serverSeconds(result.server.full);
     if (serverFull !== undefined) result.full.ratioToServer = full.seconds / serverFull;
     say(
@@ -197,7 +195,7 @@ export async function measureTree(
       const serverChanged = serverSeconds(result.server.changed);
       if (serverChanged !== undefined) changed.ratioToServer = timing.seconds / serverChanged;
       say(
-        `${kind}: 1% republish ${brief(timing)}, ${(changed.ratioToFull * 100).toFixed(1)}% of the full publish; cvmfs_server ${describeServer(result.server.changed)}`,
+        `${kind}: 1% republish ${brief(timing)}, ${(changed.ratioToFull * 100).toFixed(1)}% of the full publish; cvmfs_server ${describeServerTiming(result.server.changed)}`,
       );
     }
   } catch (error) {

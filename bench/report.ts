@@ -1,6 +1,6 @@
 import { GOALS } from './goals.js';
 import type { Machine } from './machine.js';
-import type { ServerTiming } from './server-reference.js';
+import { describeServerTiming } from './server-reference.js';
 import type { TreeGoals, TreeResult } from './measure.js';
 import type { BenchOptions } from './options.js';
 
@@ -97,13 +97,6 @@ const GOAL_LABELS: Record<keyof TreeGoals, string> = {
   peakRssMb: `peak memory < ${GOALS.peakRssMb} MB`,
 };
 
-function serverLine(timing: ServerTiming | undefined): string {
-  if (timing === undefined) return 'not run';
-  return 'skipped' in timing
-    ? `skipped (${timing.skipped})`
-    : `${timing.publishSeconds.toFixed(2)} s (+ ${timing.copySeconds.toFixed(2)} s copying into the transaction)`;
-}
-
 /** A few lines for people (stderr). */
 export function summarize(report: Report): string {
   const lines = [
@@ -116,7 +109,7 @@ export function summarize(report: Report): string {
       `  ${tree.kind} ${tree.tree}: ${tree.inventory.regularFiles} files, ${mb.toFixed(1)} MB`,
       `    limit (zlib 6 + SHA-1): ${limit.oneCore.seconds.toFixed(2)} s one core, ${limit.allCores.seconds.toFixed(2)} s on ${limit.allCores.processes}`,
       `    GNU sha1sum + gzip -6:  ${tree.reference.seconds.toFixed(2)} s (not a goal)`,
-      `    cvmfs_server publish:   ${serverLine(tree.server.full)}`,
+      `    cvmfs_server publish:   ${describeServerTiming(tree.server.full)}`,
     );
     if (full !== undefined) {
       lines.push(
@@ -142,7 +135,7 @@ export function summarize(report: Report): string {
       lines.push(
         `    1% changed:             ${changed.seconds.toFixed(2)} s, ${(changed.ratioToFull * 100).toFixed(1)}% of full (${mark(tree.goals.changedToFull.met)}, under 1 s: ${mark(tree.goals.changedSeconds.met)}), ` +
           `${changed.stats.objectsWritten} objects, ${changed.stats.catalogsWritten} catalogs written, ${changed.stats.catalogsReused} reused`,
-        `    cvmfs_server 1%:        ${serverLine(tree.server.changed)}`,
+        `    cvmfs_server 1%:        ${describeServerTiming(tree.server.changed)}`,
       );
     }
     if (tree.error !== undefined)

@@ -23,6 +23,14 @@ export interface ServerReference {
 
 const FQRN = 'bench-server.example.org';
 
+/** One line for people: the publish time and the copy's, or why it was skipped. */
+export function describeServerTiming(timing: ServerTiming | undefined): string {
+  if (timing === undefined) return 'not run';
+  return 'skipped' in timing
+    ? `skipped (${timing.skipped})`
+    : `${timing.publishSeconds.toFixed(2)} s (+ ${timing.copySeconds.toFixed(2)} s copying into the transaction)`;
+}
+
 /** A reference that only says why it was not run. */
 export function skippedServer(reason: string): ServerReference {
   const skipped = (): Promise<ServerTiming> => Promise.resolve({ skipped: reason });
@@ -33,13 +41,11 @@ export function openServerReference(): ServerReference {
   const skip = cvmfsServerSkipReason();
   if (skip !== undefined) return skippedServer(skip);
   let repository: ReturnType<typeof makeServerRepository> | undefined;
-  const publish = async (tree: string, copy: string): Promise<ServerTiming> => {
-    const mount = `/cvmfs/${FQRN}`;
+  const mount = `/cvmfs/${FQRN}`;
+  const publish = async (copy: string): Promise<ServerTiming> => {
     await timeShell(`cvmfs_server transaction ${FQRN} > /dev/null`);
     try {
-      const copied = await timeShell(
-        copy.replaceAll('{tree}', shellQuote(tree)).replaceAll('{mount}', mount),
-      );
+      const copied = await timeShell(copy);
       const published = await timeShell(`cvmfs_server publish ${FQRN} > /dev/null`);
       return { copySeconds: copied.seconds, publishSeconds: published.seconds };
     } catch (error) {
@@ -51,11 +57,11 @@ export function openServerReference(): ServerReference {
     async full(tree) {
       repository?.remove();
       repository = makeServerRepository(FQRN);
-      return publish(tree, `rm -f {mount}/new_repository && cp -a {tree}/. {mount}/`);
+      return publish(`rm -f ${mount}/new_repository && cp -a ${shellQuote(tree)}/. ${mount}/`);
     },
     async changed(tree) {
       if (repository === undefined) throw new Error('cvmfs_server reference: no full publish yet');
-      return publish(tree, `rsync -a --delete {tree}/ {mount}/`);
+      return publish(`rsync -a --delete ${shellQuote(tree)}/ ${mount}/`);
     },
     remove() {
       repository?.remove();

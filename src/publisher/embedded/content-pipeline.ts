@@ -68,7 +68,6 @@ export class PipelineError extends Error {
 export class ContentPipeline {
   private readonly lookup: Database.Statement | undefined;
   private buffer = Buffer.allocUnsafe(64 * 1024);
-  private readonly probe = Buffer.allocUnsafe(1);
 
   constructor(private readonly options: PipelineOptions) {
     // Content known from the state cache is reused only where its object can be seen to exist;
@@ -189,14 +188,12 @@ export class ContentPipeline {
         offset += cut;
       }
       // The scan's size was reached: nothing may follow.
-      if (this.readAt(source, fd, this.probe, 1, size) !== 0)
-        throw changedSize(source, size, size + 1);
+      if (this.readAt(source, fd, window, 1, size) !== 0) throw changedSize(source, size, size + 1);
     } finally {
       closeSync(fd);
     }
-    if (chunks.length === 0)
-      outcome.content.hash = this.storePiece(Buffer.alloc(0), '', outcome, clock);
-    else outcome.content.chunks = chunks;
+    // A file above minSize yields a whole-file object (returned above) or at least one chunk.
+    outcome.content.chunks = chunks;
   }
 
   private storePiece(

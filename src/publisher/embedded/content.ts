@@ -92,8 +92,7 @@ export class ContentStore {
    */
   missing(names: readonly string[]): Promise<string[]> {
     if (this.options.target === undefined) return this.storage.missing(names);
-    this.pool ??= new ContentWorkerPool(this.options);
-    return this.pool.missing(names);
+    return this.start().missing(names);
   }
 
   /**
@@ -106,8 +105,9 @@ export class ContentStore {
   }
 
   /** Starts the worker threads now, so that their start-up overlaps other work. */
-  start(): void {
+  start(): ContentWorkerPool {
     this.pool ??= new ContentWorkerPool(this.options);
+    return this.pool;
   }
 
   async close(): Promise<void> {
@@ -126,12 +126,11 @@ export class ContentStore {
       this.stats.files++;
       this.stats.bytes += node.size;
     }
-    this.pool ??= new ContentWorkerPool(this.options);
     const clock = new StepClock(this.options.profile === true);
     this.firstHandOff ??= clock.start();
-    const outcome = await this.pool.storeFile(node.source, node.size);
-    this.lastResult = clock.start();
+    const outcome = await this.start().storeFile(node.source, node.size);
     const started = clock.start();
+    this.lastResult = started;
     this.stats.knownContent += outcome.knownContent;
     this.stats.objectsWritten += outcome.objectsWritten;
     this.stats.bytesWritten += outcome.bytesWritten;
