@@ -25,6 +25,24 @@ export interface Progress {
   stop(succeeded?: boolean): void;
 }
 
+/** A progress that may be advanced before it starts: what came before shows at the start. */
+export function deferredProgress(progress: Progress): Progress {
+  let started = false;
+  let early = 0;
+  return {
+    start(label, total) {
+      started = true;
+      progress.start(label, total);
+      if (early > 0) progress.advance(early);
+    },
+    advance(amount) {
+      if (started) progress.advance(amount);
+      else early += amount;
+    },
+    stop: (succeeded) => progress.stop(succeeded),
+  };
+}
+
 export const silentProgress: Progress = {
   start() {},
   advance() {},

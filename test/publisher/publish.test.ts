@@ -4,6 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isUcvmError, type ErrorCode } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
@@ -168,6 +169,24 @@ describe('bad input changes nothing', () => {
     const listing = storageListing(repo.storage);
     await expectCode(repo.publisher.publish({ tree, tag: 'bad' }), 'TREE_INVALID');
     expect(storageListing(repo.storage)).toEqual(listing);
+  });
+
+  it('removes what it stored while the scan went on when the scan then finds a problem', async () => {
+    const warnings: string[] = [];
+    const repo = await makeRepo({ logger: { ...silentLogger, warn: (m) => warnings.push(m) } });
+    // Enough directories that the scan hands files to the workers before it ends.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 4000; i++) files[`d${i % 200}/f${i}`] = `file ${i}\n`.repeat(1 + (i % 9));
+    const tree = await tmpdir(files);
+    writeFileSync(path.join(tree, 'line\nbreak'), 'x');
+    const listing = storageListing(repo.storage);
+    await expectCode(repo.publisher.publish({ tree, tag: 'bad' }), 'TREE_INVALID');
+    expect(warnings).toContain('removed the objects the failed publish wrote');
+    expect(storageListing(repo.storage)).toEqual(listing);
+    const temporary = readdirSync(path.join(repo.storage, 'data', 'txn')).filter((name) =>
+      name.startsWith('tmp.'),
+    );
+    expect(temporary).toEqual([]);
   });
 
   it('refuses invalid and reserved tag names', async () => {

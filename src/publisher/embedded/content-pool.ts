@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import TinyQueue from 'tinyqueue';
 import { UcvmError } from '../../errors.js';
 import { storageError } from '../../storage/errors.js';
 import type { FileOutcome, PipelineOptions } from './content-pipeline.js';
@@ -57,6 +58,9 @@ interface Job {
   reject(error: Error): void;
 }
 
+/** Larger files first; of equal size, the one handed over first. */
+const largestFirst = (a: Job, b: Job): number => b.size - a.size || a.id - b.id;
+
 /** A batch ends at this many files or bytes, whichever comes first (at least one file). */
 const BATCH_FILES = 64;
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -64,9 +68,10 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 const BATCHES_IN_FLIGHT = 2;
 
 /**
- * One worker thread per core, each storing one file at a time. Files queue here in the order
- * they come and go out in batches (one message for many small files) to whichever worker has
- * room, so that a worker busy with a large file does not hold up the rest. A worker that dies
+ * One worker thread per core, each storing one file at a time. Files queue here, the largest
+ * first (a large file started last would leave the other cores idle at the end), and go out in
+ * batches (one message for many small files) to whichever worker has room, so that a worker
+ * busy with a large file does not hold up the rest. A worker that dies
  * (an uncaught error, an exit, out of memory) fails its jobs and every later one with the
  * reason: the pool never waits for an answer that cannot come.
  */
@@ -83,12 +88,12 @@ export class ContentWorkerPool {
       reject(error: Error): void;
     }
   >();
-  private queue: Job[] = [];
-  private head = 0;
+  private queue = new TinyQueue<Job>([], largestFirst);
   private nextId = 0;
   private scheduled = false;
   private readonly checksToPost: Array<() => void> = [];
   private failure: Error | undefined;
+  private cancelled: Error | undefined;
   private closing = false;
 
   constructor(options: PipelineOptions, size = availableParallelism(), script = workerScript()) {
@@ -115,10 +120,11 @@ export class ContentWorkerPool {
   }
 
   storeFile(source: string, size: number): Promise<FileOutcome> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const refused = this.failure ?? this.cancelled;
+    if (refused !== undefined) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, source, size, resolve, reject });
-      // Files handed over in one go leave in full batches, not one by one.
+      // Files handed over in one go leave in full batches, not one by one, largest first.
       this.schedule();
     });
   }
@@ -148,6 +154,17 @@ export class ContentWorkerPool {
     });
   }
 
+  /**
+   * Refuses the files not yet handed to a worker, and every later one, with `reason`; the files
+   * the workers hold are finished, so that what they write is known.
+   */
+  cancel(reason: Error): void {
+    this.cancelled ??= reason;
+    const queued = this.queue.data;
+    this.queue = new TinyQueue<Job>([], largestFirst);
+    for (const job of queued) job.reject(this.cancelled);
+  }
+
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -165,16 +182,17 @@ export class ContentWorkerPool {
 
   private dispatch(): void {
     if (this.failure !== undefined) return;
+    const { queue } = this;
     for (const worker of this.workers) {
-      while (this.inFlight.get(worker)! < BATCHES_IN_FLIGHT && this.head < this.queue.length) {
+      while (this.inFlight.get(worker)! < BATCHES_IN_FLIGHT && queue.length > 0) {
         const batch: ContentJob[] = [];
         let bytes = 0;
         while (
-          this.head < this.queue.length &&
+          queue.length > 0 &&
           batch.length < BATCH_FILES &&
-          (batch.length === 0 || bytes + this.queue[this.head]!.size <= BATCH_BYTES)
+          (batch.length === 0 || bytes + queue.peek()!.size <= BATCH_BYTES)
         ) {
-          const job = this.queue[this.head++]!;
+          const job = queue.pop()!;
           this.pending.set(job.id, job);
           batch.push({ id: job.id, source: job.source, size: job.size });
           bytes += job.size;
@@ -182,10 +200,6 @@ export class ContentWorkerPool {
         this.inFlight.set(worker, this.inFlight.get(worker)! + 1);
         worker.postMessage({ files: batch } satisfies WorkerRequest);
       }
-    }
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
     }
     for (const post of this.checksToPost.splice(0)) post();
   }
@@ -214,11 +228,9 @@ export class ContentWorkerPool {
   /** One dead worker fails the whole pool: the publish stops with its reason. */
   private fail(error: Error): void {
     this.failure ??= error;
-    for (const job of [...this.pending.values(), ...this.queue.slice(this.head)])
-      job.reject(this.failure);
+    for (const job of [...this.pending.values(), ...this.queue.data]) job.reject(this.failure);
     this.pending.clear();
-    this.queue = [];
-    this.head = 0;
+    this.queue = new TinyQueue<Job>([], largestFirst);
     for (const check of this.checks.values()) check.reject(this.failure);
     this.checks.clear();
     this.checksToPost.length = 0;

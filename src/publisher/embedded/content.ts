@@ -110,6 +110,14 @@ export class ContentStore {
     return this.pool;
   }
 
+  /**
+   * Stores no more files: those not yet with a worker fail with `reason`, those being stored
+   * finish (so that the objects they write are known). Closing still follows.
+   */
+  cancel(reason: Error): void {
+    this.pool?.cancel(reason);
+  }
+
   async close(): Promise<void> {
     const { profile } = this.stats;
     if (profile !== undefined && this.pool !== undefined && this.lastResult !== undefined) {

@@ -93,10 +93,13 @@ export const AUTO_CATALOG_MARKER = '.cvmfsautocatalog';
  * (`.cvmfscatalog` and `.cvmfsautocatalog`, empty, 0600, owned like the directory), so that
  * `cvmfs_server check` accepts the layout and a later takeover by `cvmfs_server` keeps it.
  * The markers take the directory's mtime rather than the time of publishing, to stay
- * reproducible. Synthetic nodes have no source path.
+ * reproducible. Synthetic nodes have no source path. Returns the markers it added.
  */
-export function addAutoCatalogMarkers(root: TreeNode, mountpoints: ReadonlySet<string>): number {
-  let added = 0;
+export function addAutoCatalogMarkers(
+  root: TreeNode,
+  mountpoints: ReadonlySet<string>,
+): TreeNode[] {
+  const added: TreeNode[] = [];
   const stack: TreeNode[] = [root];
   while (stack.length > 0) {
     const node = stack.pop()!;
@@ -109,7 +112,7 @@ export function addAutoCatalogMarkers(root: TreeNode, mountpoints: ReadonlySet<s
     ) {
       for (const name of [CATALOG_MARKER, AUTO_CATALOG_MARKER]) {
         if (children.some((child) => nameOf(child.path) === name)) continue;
-        children.push({
+        const marker: TreeNode = {
           path: `${node.path}/${name}`,
           source: '',
           mode: 0o100600,
@@ -120,10 +123,12 @@ export function addAutoCatalogMarkers(root: TreeNode, mountpoints: ReadonlySet<s
           mtimeNs: 0,
           ctimeNs: 0n,
           dev: 0n,
-          ino: BigInt(-++added),
+          ino: BigInt(-(added.length + 1)),
           nlink: 1,
           rdev: 0,
-        });
+        };
+        children.push(marker);
+        added.push(marker);
       }
       children.sort((a, b) =>
         Buffer.compare(Buffer.from(nameOf(a.path)), Buffer.from(nameOf(b.path))),

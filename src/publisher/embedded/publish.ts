@@ -3,14 +3,15 @@ import { objectPath } from '../../cvmfs/hash.js';
 import { automaticTagName } from '../../cvmfs/fqrn.js';
 import { UcvmError } from '../../errors.js';
 import { loadSigningKeys, type SigningKeys } from '../../keys/index.js';
-import { silentProgress, type Progress } from '../../log.js';
+import { deferredProgress, silentProgress, type Progress } from '../../log.js';
 import { describeCatalogTree } from '../../reader/catalog-tree.js';
 import type { PublishRequest, PublishResult, PublishStats } from '../publisher.js';
 import { checkTagName } from './admin.js';
 import { openVerifiedBase, type VerifiedBase } from './base.js';
 import { buildCatalogs, type CatalogBuildResult } from './catalogs.js';
 import { entryChanges, publishedSource } from './changes.js';
-import { ContentStore, type StoredContent } from './content.js';
+import { ContentFeed, restoreLost } from './content-feed.js';
+import { ContentStore } from './content.js';
 import {
   cacheFile,
   nextTimestamp,
@@ -24,8 +25,8 @@ import { addAutoCatalogMarkers, partitionTree } from './partition.js';
 import { rollingTagsOf } from './rolling-tags.js';
 import { scanTree } from './scan.js';
 import { signNewRevision } from './sign-revision.js';
-import { StateCache, storedObjectHashes } from './state-cache.js';
-import { isRegular, walkTree, type TreeNode } from './tree.js';
+import { StateCache } from './state-cache.js';
+import type { TreeNode } from './tree.js';
 
 /** One publish in progress: what it builds on, what it has learned and written so far. */
 interface PublishRun {
@@ -146,6 +147,7 @@ async function publishRun(
   markCommitted: () => void,
 ): Promise<PublishResult> {
   const { context, cache, treeRoot, base } = run;
+  const contentProgress = deferredProgress(progress);
   const content = new ContentStore(
     {
       target: context.storage.workerTarget(),
@@ -158,16 +160,24 @@ async function publishRun(
     },
     context.storage,
     cache,
-    progress,
+    contentProgress,
   );
   run.content = content;
   content.start();
-  context.logger.info('scanning tree', { tree: treeRoot });
-  const tree = await scanTree(treeRoot, { xattrs: context.xattrs });
-  const mountpoints = partitionTree(tree, context.partition);
-  addAutoCatalogMarkers(tree, mountpoints);
+  // The stamps are known before the scan: files go to the workers as the scan finds them.
   cache.loadTree(treeRoot);
-  const stored = await storeContents(run, tree, content, progress);
+  const feed = new ContentFeed(content, contentProgress, run.dryRun);
+  context.logger.info('scanning tree', { tree: treeRoot });
+  let tree: TreeNode;
+  try {
+    tree = await scanTree(treeRoot, { xattrs: context.xattrs, onFile: (node) => feed.add(node) });
+  } catch (error) {
+    await feed.abandon(new Error('the scan of the tree failed'));
+    throw error;
+  }
+  const mountpoints = partitionTree(tree, context.partition);
+  for (const marker of addAutoCatalogMarkers(tree, mountpoints)) feed.add(marker);
+  const stored = await feed.finish();
 
   const previousManifest = base.repository.manifest;
   // The stamps describe the previous revision row for row only if it is what this spool
@@ -212,7 +222,7 @@ async function publishRun(
     });
   let built = await build(previous, knowsChanges);
   // The catalogs were built while the workers looked for the objects of unchanged files.
-  if (await restoreLost(run, stored, content)) {
+  if (await restoreLost(stored, content, context.logger)) {
     // The spool's memory was wrong: the catalogs are built again, compared row by row.
     context.logger.warn(
       'files the spool remembered hold other content; building the catalogs from what was read',
@@ -326,146 +336,6 @@ async function publishRun(
     unchanged: false,
     dryRun: false,
   });
-}
-
-/**
- * The content of every regular file: from the stamps for files unchanged since the last
- * publish, from the workers for the rest. The objects of the unchanged files are looked for in
- * the background (`lost`, see restoreLost): every object the new catalogs name is checked to
- * exist before anything is signed. `writeback` flushes the objects (the store began flushing
- * while they were written), so that the disk writes them while the catalogs are built; the
- * commit's own flush then has little left to do.
- */
-async function storeContents(
-  run: PublishRun,
-  tree: TreeNode,
-  content: ContentStore,
-  progress: Progress,
-): Promise<{
-  contents: Map<TreeNode, StoredContent>;
-  changed: TreeNode[];
-  writeback: Promise<void>;
-  /** Unchanged files whose objects are missing (looked for in the background). */
-  lost: Promise<TreeNode[]>;
-}> {
-  const files = [...walkTree(tree)].filter(isRegular);
-  progress.start(
-    'publishing',
-    files.reduce((sum, node) => sum + node.size, 0),
-  );
-  const contents = new Map<TreeNode, StoredContent>();
-  const changed: TreeNode[] = [];
-  let succeeded = false;
-  let lost: Promise<TreeNode[]> = Promise.resolve([]);
-  try {
-    const unchanged: TreeNode[] = [];
-    for (const node of files) {
-      const known = content.unchanged(node);
-      if (known === undefined) changed.push(node);
-      else {
-        unchanged.push(node);
-        contents.set(node, known);
-      }
-    }
-    // The objects of unchanged files are looked for while the workers store the changed ones.
-    const unchangedLost = run.dryRun ? undefined : lostContents(unchanged, contents, content);
-    unchangedLost?.catch(() => undefined);
-    // The first failure stops the workers (the queued jobs then fail at once); every job
-    // settles before it is thrown, so that what the others wrote is known and removed with
-    // the rest when the publish fails.
-    let stopping: Promise<void> | undefined;
-    let firstFailure: { error: unknown } | undefined;
-    // Largest first: a large file started last would leave the other cores idle at the end.
-    const bySize = [...changed].sort((a, b) => b.size - a.size);
-    const settled = await Promise.allSettled(
-      bySize.map(async (node) => {
-        try {
-          return [node, await content.content(node)] as const;
-        } catch (error) {
-          firstFailure ??= { error };
-          stopping ??= content.close();
-          throw error;
-        }
-      }),
-    );
-    await stopping;
-    // The failure that came first, not one of the jobs stopped because of it.
-    if (firstFailure !== undefined) throw firstFailure.error;
-    for (const result of settled)
-      if (result.status === 'fulfilled') contents.set(result.value[0], result.value[1]);
-    succeeded = true;
-    lost = unchangedLost ?? Promise.resolve([]);
-  } finally {
-    progress.stop(succeeded);
-  }
-  const writeback = run.dryRun || changed.length === 0 ? Promise.resolve() : content.writeback();
-  // Awaited before the commit; a publish that fails before that must not leave it unhandled.
-  writeback.catch(() => undefined);
-  return { contents, changed, writeback, lost };
-}
-
-function sameContent(a: StoredContent, b: StoredContent): boolean {
-  return (
-    a.hash === b.hash &&
-    a.compression === b.compression &&
-    storedObjectHashes(a).join() === storedObjectHashes(b).join()
-  );
-}
-
-/**
- * Files unchanged since the last publish whose objects the storage lost behind the spool's back
- * are stored again. True if any of them now holds other content than the spool remembered
- * (and the catalogs were built with): they must be built again.
- */
-async function restoreLost(
-  run: PublishRun,
-  stored: Awaited<ReturnType<typeof storeContents>>,
-  content: ContentStore,
-): Promise<boolean> {
-  const lost = await stored.lost;
-  if (lost.length === 0) return false;
-  run.context.logger.warn('objects the spool remembered are missing; storing them again', {
-    files: lost.length,
-  });
-  let differs = false;
-  for (const node of lost) {
-    const again = await content.content(node);
-    if (!sameContent(again, stored.contents.get(node)!)) {
-      stored.contents.set(node, again);
-      differs = true;
-    }
-  }
-  const still = await lostContents(lost, stored.contents, content);
-  if (still.length > 0)
-    throw new UcvmError(
-      'OBJECT_MISSING',
-      `objects of ${still[0]!.source} are still missing after storing it`,
-      { where: { path: still[0]!.source } },
-    );
-  return differs;
-}
-
-/** The nodes among `nodes` whose content objects do not exist in the storage. */
-async function lostContents(
-  nodes: readonly TreeNode[],
-  contents: ReadonlyMap<TreeNode, StoredContent>,
-  content: ContentStore,
-): Promise<TreeNode[]> {
-  const byObject = new Map<string, TreeNode[]>();
-  for (const node of nodes) {
-    const stored = contents.get(node)!;
-    const suffix = stored.chunks === undefined ? '' : 'P';
-    for (const hash of storedObjectHashes(stored)) {
-      const name = objectPath(hash, suffix);
-      const list = byObject.get(name);
-      if (list === undefined) byObject.set(name, [node]);
-      else list.push(node);
-    }
-  }
-  const lost = new Set<TreeNode>();
-  for (const name of await content.missing([...byObject.keys()]))
-    for (const node of byObject.get(name)!) lost.add(node);
-  return [...lost];
 }
 
 /** Catalogs reused from the previous revision must still exist, or the new one would not mount. */

@@ -16,13 +16,30 @@ import { readTreeXattrs } from './xattrs.js';
 export interface ScanOptions {
   /** Read extended attributes (needs `getfattr`). */
   xattrs: boolean;
+  /**
+   * Told of each readable regular file as it is found, before the scan is done (and before the
+   * tree is known to be publishable), so that its content can be stored meanwhile.
+   */
+  onFile?(node: TreeNode): void;
 }
+
+/** The scan lets other work run (answers of content workers) after this long. */
+const YIELD_MS = 4;
 
 const MAX_PROBLEMS_SHOWN = 20;
 const NS_PER_S = 1_000_000_000n;
 
 function isFaithfulUtf8(bytes: Buffer): boolean {
   return isAscii(bytes) || Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
+}
+
+function readable(source: string): boolean {
+  try {
+    accessSync(source, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function errorCode(error: unknown): string {
@@ -51,8 +68,9 @@ function nodeOf(source: string, path: string, stats: BigIntStats): TreeNode {
 
 /**
  * Reads the source tree into memory and checks that the format can hold every entry; every
- * problem is collected before anything is written. Synchronous on purpose: one tight loop of
- * system calls is several times cheaper than as many promises, and nothing else runs meanwhile.
+ * problem is collected, and the tree is returned only if there is none. Synchronous system
+ * calls on purpose: one tight loop of them is several times cheaper than as many promises. The
+ * loop yields every few milliseconds, so that files handed on (`onFile`) are worked on meanwhile.
  */
 export async function scanTree(treeDir: string, options: ScanOptions): Promise<TreeNode> {
   const root = resolve(treeDir);
@@ -77,7 +95,12 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
   xattrsRead?.catch(() => undefined);
   const tree = nodeOf(root, '', rootStats);
   const directories: TreeNode[] = [tree];
+  let lastYield = performance.now();
   while (directories.length > 0) {
+    if (options.onFile !== undefined && performance.now() - lastYield > YIELD_MS) {
+      await new Promise(setImmediate);
+      lastYield = performance.now();
+    }
     const directory = directories.pop()!;
     const { source, path } = directory;
     let names: Buffer[];
@@ -119,12 +142,10 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
         if (!isFaithfulUtf8(target))
           problems.push(`${childPath}: symlink target is not valid UTF-8`);
         child.symlink = target.toString('utf8');
-      } else if (checkReadable && isRegular(child)) {
-        try {
-          accessSync(childSource, constants.R_OK);
-        } catch {
+      } else if (isRegular(child)) {
+        if (checkReadable && !readable(childSource))
           problems.push(`${childPath}: file is not readable`);
-        }
+        else options.onFile?.(child);
       } else if (isDirectory(child)) {
         directories.push(child);
       }

@@ -1,0 +1,161 @@
+import { objectPath } from '../../cvmfs/hash.js';
+import { UcvmError } from '../../errors.js';
+import type { Logger, Progress } from '../../log.js';
+import type { ContentStore, StoredContent } from './content.js';
+import { storedObjectHashes } from './state-cache.js';
+import type { TreeNode } from './tree.js';
+
+/** The content of every regular file of a tree, once the feed is finished. */
+export interface StoredContents {
+  contents: Map<TreeNode, StoredContent>;
+  /** Files whose content was stored (read) by this publish; the rest came from the stamps. */
+  changed: TreeNode[];
+  /** Flushes the objects to disk; awaited before the commit. */
+  writeback: Promise<void>;
+  /** Unchanged files whose objects are missing (looked for in the background). */
+  lost: Promise<TreeNode[]>;
+}
+
+/**
+ * Hands the regular files of a tree to the content store as the scan finds them, so that the
+ * workers compress while the scan goes on. A file unchanged since the last publish (by its
+ * stamp) takes its content from the spool; the rest goes to the workers, which store the largest
+ * first. The objects of the unchanged files are looked for once the scan is done, beside the
+ * catalog build (`lost`, see `restoreLost`): every object the new catalogs name is checked to
+ * exist before anything is signed.
+ */
+export class ContentFeed {
+  private readonly contents = new Map<TreeNode, StoredContent>();
+  private readonly changed: TreeNode[] = [];
+  private readonly unchanged: TreeNode[] = [];
+  private readonly jobs: Array<Promise<unknown>> = [];
+  private firstFailure: { error: unknown } | undefined;
+  private bytes = 0;
+
+  /** `progress` is the content store's, started when the files are all known (see deferredProgress). */
+  constructor(
+    private readonly content: ContentStore,
+    private readonly progress: Progress,
+    private readonly dryRun: boolean,
+  ) {}
+
+  /** A regular file of the tree, or a synthetic one the publisher added (no source). */
+  add(node: TreeNode): void {
+    this.bytes += node.size;
+    const known = this.content.unchanged(node);
+    if (known !== undefined) {
+      this.unchanged.push(node);
+      this.contents.set(node, known);
+      return;
+    }
+    this.changed.push(node);
+    const job = this.content.content(node).then(
+      (stored) => void this.contents.set(node, stored),
+      (error: unknown) => {
+        // The first failure stops the work: queued files fail at once, started ones finish.
+        if (this.firstFailure === undefined) {
+          this.firstFailure = { error };
+          this.content.cancel(error instanceof Error ? error : new Error(String(error)));
+        }
+        throw error;
+      },
+    );
+    // Settled (and thrown) in finish(); a feed given up on must not leave it unhandled.
+    job.catch(() => undefined);
+    this.jobs.push(job);
+  }
+
+  /**
+   * Gives up (the scan failed): files not yet with a worker are dropped, and the ones being
+   * stored are waited for, so that the objects they wrote are known and removed with the rest.
+   */
+  async abandon(reason: Error): Promise<void> {
+    this.content.cancel(reason);
+    await Promise.allSettled(this.jobs);
+  }
+
+  /**
+   * Waits for every file handed over. Every job settles before the first failure is thrown, so
+   * that what the others wrote is known and removed with the rest when the publish fails.
+   */
+  async finish(): Promise<StoredContents> {
+    this.progress.start('publishing', this.bytes);
+    await Promise.allSettled(this.jobs);
+    this.progress.stop(this.firstFailure === undefined);
+    // The failure that came first, not one of the jobs stopped because of it.
+    if (this.firstFailure !== undefined) throw this.firstFailure.error;
+    const lost = this.dryRun
+      ? Promise.resolve([])
+      : lostContents(this.unchanged, this.contents, this.content);
+    lost.catch(() => undefined);
+    const writeback =
+      this.dryRun || this.changed.length === 0 ? Promise.resolve() : this.content.writeback();
+    // Awaited before the commit; a publish that fails before that must not leave it unhandled.
+    writeback.catch(() => undefined);
+    return { contents: this.contents, changed: this.changed, writeback, lost };
+  }
+}
+
+function sameContent(a: StoredContent, b: StoredContent): boolean {
+  return (
+    a.hash === b.hash &&
+    a.compression === b.compression &&
+    storedObjectHashes(a).join() === storedObjectHashes(b).join()
+  );
+}
+
+/**
+ * Files unchanged since the last publish whose objects the storage lost behind the spool's back
+ * are stored again. True if any of them now holds other content than the spool remembered
+ * (and the catalogs were built with): they must be built again.
+ */
+export async function restoreLost(
+  stored: StoredContents,
+  content: ContentStore,
+  logger: Logger,
+): Promise<boolean> {
+  const lost = await stored.lost;
+  if (lost.length === 0) return false;
+  logger.warn('objects the spool remembered are missing; storing them again', {
+    files: lost.length,
+  });
+  let differs = false;
+  for (const node of lost) {
+    const again = await content.content(node);
+    if (!sameContent(again, stored.contents.get(node)!)) {
+      stored.contents.set(node, again);
+      differs = true;
+    }
+  }
+  const still = await lostContents(lost, stored.contents, content);
+  if (still.length > 0)
+    throw new UcvmError(
+      'OBJECT_MISSING',
+      `objects of ${still[0]!.source} are still missing after storing it`,
+      { where: { path: still[0]!.source } },
+    );
+  return differs;
+}
+
+/** The nodes among `nodes` whose content objects do not exist in the storage. */
+async function lostContents(
+  nodes: readonly TreeNode[],
+  contents: ReadonlyMap<TreeNode, StoredContent>,
+  content: ContentStore,
+): Promise<TreeNode[]> {
+  const byObject = new Map<string, TreeNode[]>();
+  for (const node of nodes) {
+    const stored = contents.get(node)!;
+    const suffix = stored.chunks === undefined ? '' : 'P';
+    for (const hash of storedObjectHashes(stored)) {
+      const name = objectPath(hash, suffix);
+      const list = byObject.get(name);
+      if (list === undefined) byObject.set(name, [node]);
+      else list.push(node);
+    }
+  }
+  const lost = new Set<TreeNode>();
+  for (const name of await content.missing([...byObject.keys()]))
+    for (const node of byObject.get(name)!) lost.add(node);
+  return [...lost];
+}
