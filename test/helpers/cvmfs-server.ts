@@ -32,7 +32,19 @@ export function makeServerRepository(
   fqrn: string,
   settings: Record<string, string> = {},
 ): { fqrn: string; remove(): void } {
-  execFileSync('cvmfs_server', ['mkfs', '-o', 'root', '-g', fqrn], { stdio: 'ignore', input: '' });
+  const remove = (): void => {
+    spawnSync('cvmfs_server', ['rmfs', '-f', fqrn], { stdio: 'ignore' });
+  };
+  try {
+    execFileSync('cvmfs_server', ['mkfs', '-o', 'root', '-g', fqrn], {
+      stdio: 'ignore',
+      input: '',
+    });
+  } catch (error) {
+    // A failed mkfs can leave a half-made repository behind, which the next mkfs would refuse.
+    remove();
+    throw error;
+  }
   const conf = `/etc/cvmfs/repositories.d/${fqrn}/server.conf`;
   appendFileSync(
     conf,
@@ -40,12 +52,7 @@ export function makeServerRepository(
       .map(([key, value]) => `${key}=${value}\n`)
       .join(''),
   );
-  return {
-    fqrn,
-    remove: () => {
-      spawnSync('cvmfs_server', ['rmfs', '-f', fqrn], { stdio: 'ignore' });
-    },
-  };
+  return { fqrn, remove };
 }
 
 /** A stratum 1's snapshot needs Apache's wsgi module too (cvmfs_server checks for it). */
