@@ -36,11 +36,11 @@ export async function makeRepo(base: string): Promise<BenchRepo> {
 
 /** Where the time of one publish went, from the publisher's own log and progress calls. */
 export interface Phases {
-  /** Lock, open the repository, keys, whitelist, history. */
+  /** Lock, open the repository, keys, whitelist, history, state cache load. */
   setup: number;
-  /** Scan (lstat of every entry, getfattr), partition, state cache load. */
+  /** Scan (lstat of every entry, getfattr), partition; the workers store what it found meanwhile. */
   scan: number;
-  /** Hash, compress and store the file contents. */
+  /** The rest of hashing, compressing and storing the file contents. */
   content: number;
   /** Catalogs, history, sync, signed manifest, state cache commit. */
   catalogs: number;
