@@ -64,6 +64,9 @@ const largestFirst = (a: Job, b: Job): number => b.size - a.size || a.id - b.id;
 /** A batch ends at this many files or bytes, whichever comes first (at least one file). */
 const BATCH_FILES = 64;
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** More workers start while more files than this, or more bytes, wait for one. */
+const GROW_FILES = 256;
+const GROW_BYTES = 8 * 1024 * 1024;
 /** Batches a worker holds: one to work on, one waiting, so that it never idles for a message. */
 const BATCHES_IN_FLIGHT = 2;
 
@@ -96,23 +99,48 @@ export class ContentWorkerPool {
   private cancelled: Error | undefined;
   private closing = false;
 
-  constructor(options: PipelineOptions, size = availableParallelism(), script = workerScript()) {
-    for (let i = 0; i < Math.max(1, size); i++) {
-      const worker = new Worker(script, { workerData: options });
-      worker.on('message', (reply: WorkerReply) => {
-        if ('check' in reply) this.settleCheck(reply.check);
-        else this.settle(worker, reply.files);
-      });
-      worker.on('error', (error) =>
-        this.fail(new Error(`a content worker failed: ${error.message}`, { cause: error })),
-      );
-      worker.on('messageerror', (error) => this.fail(error));
-      worker.on('exit', (code) => {
-        if (!this.closing) this.fail(new Error(`a content worker exited (status ${code})`));
-      });
-      this.workers.push(worker);
-      this.inFlight.set(worker, 0);
-    }
+  private readonly maxSize: number;
+  /** Bytes and files queued and not yet with a worker. */
+  private queuedBytes = 0;
+
+  /** Starts with one worker; up to `size` while enough files wait (see grow). */
+  constructor(
+    private readonly options: PipelineOptions,
+    size = availableParallelism(),
+    private readonly script = workerScript(),
+  ) {
+    this.maxSize = Math.max(1, size);
+    this.addWorker();
+  }
+
+  private addWorker(): void {
+    const worker = new Worker(this.script, { workerData: this.options });
+    worker.on('message', (reply: WorkerReply) => {
+      if ('check' in reply) this.settleCheck(reply.check);
+      else this.settle(worker, reply.files);
+    });
+    worker.on('error', (error) =>
+      this.fail(new Error(`a content worker failed: ${error.message}`, { cause: error })),
+    );
+    worker.on('messageerror', (error) => this.fail(error));
+    worker.on('exit', (code) => {
+      if (!this.closing) this.fail(new Error(`a content worker exited (status ${code})`));
+    });
+    this.workers.push(worker);
+    this.inFlight.set(worker, 0);
+  }
+
+  /**
+   * One more worker per core while more files wait than the workers hold: a small republish
+   * (a few hundred changed files) is done by one, whose start does not compete with the scan;
+   * a large one has every core at work within milliseconds.
+   */
+  private grow(): void {
+    while (
+      this.workers.length < this.maxSize &&
+      (this.queue.length > GROW_FILES || this.queuedBytes > GROW_BYTES)
+    )
+      this.addWorker();
   }
 
   get size(): number {
@@ -124,6 +152,7 @@ export class ContentWorkerPool {
     if (refused !== undefined) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, source, size, resolve, reject });
+      this.queuedBytes += size;
       // Files handed over in one go leave in full batches, not one by one, largest first.
       this.schedule();
     });
@@ -138,18 +167,21 @@ export class ContentWorkerPool {
     if (names.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
-      const share = Math.ceil(names.length / this.workers.length);
-      const parts = this.workers.filter((_, i) => i * share < names.length);
-      this.checks.set(id, { parts: parts.length, missing: [], resolve, reject });
-      // Posted with the next dispatch, behind the files handed over meanwhile: a publish waits
-      // for its changed files first, and for the check only before it signs.
-      this.checksToPost.push(() =>
+      const check = { parts: 0, missing: [] as string[], resolve, reject };
+      this.checks.set(id, check);
+      // Posted with the next dispatch, behind the files handed over meanwhile (a publish waits
+      // for its changed files first, and for the check only before it signs), a share to each
+      // worker there is then.
+      this.checksToPost.push(() => {
+        const share = Math.ceil(names.length / this.workers.length);
+        const parts = this.workers.filter((_, i) => i * share < names.length);
+        check.parts = parts.length;
         parts.forEach((worker, i) =>
           worker.postMessage({
             check: { id, names: names.slice(i * share, (i + 1) * share) },
           } satisfies WorkerRequest),
-        ),
-      );
+        );
+      });
       this.schedule();
     });
   }
@@ -162,6 +194,7 @@ export class ContentWorkerPool {
     this.cancelled ??= reason;
     const queued = this.queue.data;
     this.queue = new TinyQueue<Job>([], largestFirst);
+    this.queuedBytes = 0;
     for (const job of queued) job.reject(this.cancelled);
   }
 
@@ -182,6 +215,7 @@ export class ContentWorkerPool {
 
   private dispatch(): void {
     if (this.failure !== undefined) return;
+    this.grow();
     const { queue } = this;
     for (const worker of this.workers) {
       while (this.inFlight.get(worker)! < BATCHES_IN_FLIGHT && queue.length > 0) {
@@ -193,6 +227,7 @@ export class ContentWorkerPool {
           (batch.length === 0 || bytes + queue.peek()!.size <= BATCH_BYTES)
         ) {
           const job = queue.pop()!;
+          this.queuedBytes -= job.size;
           this.pending.set(job.id, job);
           batch.push({ id: job.id, source: job.source, size: job.size });
           bytes += job.size;
@@ -231,6 +266,7 @@ export class ContentWorkerPool {
     for (const job of [...this.pending.values(), ...this.queue.data]) job.reject(this.failure);
     this.pending.clear();
     this.queue = new TinyQueue<Job>([], largestFirst);
+    this.queuedBytes = 0;
     for (const check of this.checks.values()) check.reject(this.failure);
     this.checks.clear();
     this.checksToPost.length = 0;
