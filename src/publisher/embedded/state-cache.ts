@@ -31,6 +31,11 @@ export interface SpoolBinding {
   rootCatalog: string;
 }
 
+/** True if a loaded `<stamp>\n<content>` is of this stamp. */
+function knownAs(known: string, stamp: FileStamp): boolean {
+  return known.startsWith(stamp) && known.charCodeAt(stamp.length) === 10;
+}
+
 /** Content as a compact string: `<compression>:<hash>`, or JSON for a chunked file. */
 function encodeContent(content: StoredContent): string {
   return content.chunks === undefined
@@ -55,7 +60,8 @@ function decodeContent(text: string): StoredContent {
  */
 export class StateCache implements CatalogRecordCache {
   private readonly db: Database.Database;
-  private readonly files = new Map<string, { stamp: FileStamp; content: string }>();
+  /** Source → `<stamp>\n<content>` (one string per entry: 20,000 of them load in a blink). */
+  private readonly files = new Map<string, string>();
   private readonly pendingFiles = new Map<
     string,
     { stamp: FileStamp; content: StoredContent | undefined }
@@ -128,23 +134,25 @@ export class StateCache implements CatalogRecordCache {
   loadTree(sourceRoot: string): void {
     const rows = this.db
       .prepare(
-        'SELECT source, stamp, content FROM file_stamps WHERE source = ? OR (source >= ? AND source < ?)',
+        'SELECT source, stamp || char(10) || content FROM file_stamps WHERE source = ? OR (source >= ? AND source < ?)',
       )
       .raw()
-      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<[string, string, string]>;
-    for (const [source, stamp, content] of rows) this.files.set(source, { stamp, content });
+      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<[string, string]>;
+    for (const [source, known] of rows) this.files.set(source, known);
   }
 
   fileContent(source: string, stamp: FileStamp): StoredContent | undefined {
     const known = this.files.get(source);
-    return known?.stamp === stamp && known.content !== ''
-      ? decodeContent(known.content)
+    // Stamps hold no line break; content follows the stamp's.
+    return known !== undefined && knownAs(known, stamp) && known.length > stamp.length + 1
+      ? decodeContent(known.slice(stamp.length + 1))
       : undefined;
   }
 
   /** True if an entry (of any type) had this stamp when last published. */
   sameStamp(source: string, stamp: FileStamp): boolean {
-    return this.files.get(source)?.stamp === stamp;
+    const known = this.files.get(source);
+    return known !== undefined && knownAs(known, stamp);
   }
 
   rememberFile(source: string, stamp: FileStamp, content: StoredContent): void {
