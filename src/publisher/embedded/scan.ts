@@ -33,6 +33,25 @@ function isFaithfulUtf8(bytes: Buffer): boolean {
   return isAscii(bytes) || Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
 }
 
+const NOT_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * The names in a directory in byte order, as they are stored; a name that is not valid UTF-8 is
+ * a problem and left out. ASCII names (nearly all) are read as strings, whose order is then the
+ * byte order; a directory with any other name is read again as bytes.
+ */
+function namesIn(source: string, path: string, problems: string[]): string[] {
+  const names = readdirSync(source);
+  if (!names.some((name) => NOT_ASCII.test(name))) return names.sort();
+  const raw = readdirSync(source, { encoding: 'buffer' }).sort((a, b) => Buffer.compare(a, b));
+  const valid: string[] = [];
+  for (const bytes of raw) {
+    if (isFaithfulUtf8(bytes)) valid.push(bytes.toString('utf8'));
+    else problems.push(`${path}/${bytes.toString('latin1')}: name is not valid UTF-8`);
+  }
+  return valid;
+}
+
 function readable(source: string): boolean {
   try {
     accessSync(source, constants.R_OK);
@@ -103,21 +122,16 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
     }
     const directory = directories.pop()!;
     const { source, path } = directory;
-    let names: Buffer[];
+    let names: string[];
     try {
-      names = readdirSync(source, { encoding: 'buffer' });
+      names = namesIn(source, path, problems);
     } catch (error) {
       problems.push(`${path || '/'}: directory is not readable (${errorCode(error)})`);
       continue;
     }
-    // Byte order, as the names are stored.
-    names.sort((a, b) => Buffer.compare(a, b));
     const accepted: string[] = [];
-    for (const raw of names) {
-      const name = raw.toString('utf8');
-      if (!isFaithfulUtf8(raw))
-        problems.push(`${path}/${raw.toString('latin1')}: name is not valid UTF-8`);
-      else if (/[\n\r]/.test(name))
+    for (const name of names) {
+      if (/[\n\r]/.test(name))
         problems.push(`${path}/${JSON.stringify(name)}: name contains a line break`);
       else if (path === '' && name === '.cvmfs')
         problems.push("/.cvmfs: reserved for the client's virtual snapshot directory");
