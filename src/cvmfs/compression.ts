@@ -1,8 +1,9 @@
-import { deflate, deflateSync, inflate, inflateSync } from 'node:zlib';
+import { constants, deflate, deflateRaw, deflateSync, inflate, inflateSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import pako from 'pako';
 
 const deflateAsync = promisify(deflate);
+const deflateRawAsync = promisify(deflateRaw);
 const inflateAsync = promisify(inflate);
 
 /** zlib (RFC 1950) at the default level, as the real server writes objects. */
@@ -13,6 +14,56 @@ export function compress(bytes: Uint8Array): Buffer {
 /** The same, on the libuv thread pool, so that several files compress on several cores. */
 export function compressAsync(bytes: Uint8Array): Promise<Buffer> {
   return deflateAsync(bytes);
+}
+
+/** Parts of this size are compressed side by side (see compressParallel). */
+export const PARALLEL_PART = 1 << 20;
+/** deflate's window: each part starts with the 32 KiB before it as its dictionary. */
+const WINDOW = 32 * 1024;
+/** zlib's header for the default level and a 32 KiB window (RFC 1950: CMF 0x78, FLG 0x9c). */
+const ZLIB_HEADER = Buffer.from([0x78, 0x9c]);
+
+/** RFC 1950's Adler-32 checksum. */
+export function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  // zlib's NMAX: between two reductions the sums stay below 2^32.
+  for (let start = 0; start < bytes.length; start += 5552) {
+    const end = Math.min(start + 5552, bytes.length);
+    for (let i = start; i < end; i++) {
+      a += bytes[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+/**
+ * zlib at the default level, as `compress`, but with parts of PARALLEL_PART bytes deflated at
+ * once on the thread pool, the way pigz does it: each part primed with the 32 KiB before it
+ * and ended by a sync flush (the last one by the final block), then joined under one zlib
+ * header and the Adler-32 of the whole. One valid zlib stream, that any inflater reads as
+ * the input; the parts depend only on the input, so the bytes do too. Input of one part is
+ * compressed as `compress` does it.
+ */
+export async function compressParallel(bytes: Buffer): Promise<Buffer> {
+  if (bytes.length <= PARALLEL_PART) return compressAsync(bytes);
+  const parts: Array<Promise<Buffer>> = [];
+  for (let start = 0; start < bytes.length; start += PARALLEL_PART) {
+    const end = Math.min(start + PARALLEL_PART, bytes.length);
+    parts.push(
+      deflateRawAsync(bytes.subarray(start, end), {
+        level: 6,
+        ...(start > 0 && { dictionary: bytes.subarray(Math.max(0, start - WINDOW), start) }),
+        finishFlush: end === bytes.length ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+      }),
+    );
+  }
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32BE(adler32(bytes));
+  return Buffer.concat([ZLIB_HEADER, ...(await Promise.all(parts)), trailer]);
 }
 
 export function decompress(bytes: Uint8Array): Buffer {

@@ -1,7 +1,19 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
+import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PARALLEL_PART } from '../../src/cvmfs/compression.js';
 import { serveInChild } from '../helpers/cli.js';
 import {
   CLIENT_SKIP_REASON,
@@ -225,6 +237,60 @@ describe.skipIf(client === undefined)(
           }
         } finally {
           await patchedServer.close();
+        }
+      },
+    );
+
+    it.skipIf(client?.swissknife === undefined)(
+      SWISSKNIFE_NOTE + 'mounts and passes the check with a catalog deflated in parts',
+      async () => {
+        const tree = path.join(work, 'tree-large');
+        mkdirSync(path.join(tree, 'many'), { recursive: true });
+        writeFileSync(path.join(tree, 'target'), 'target\n');
+        const names: string[] = [];
+        for (let i = 0; i < 7_000; i++) {
+          names.push(`link-${i}`);
+          symlinkSync(`../target-${i}`, path.join(tree, 'many', `link-${i}`));
+        }
+        const large = await makeRepo({ base: path.join(work, 'large') });
+        await large.publisher.publish({ tree, tag: 'large' });
+        const catalogs = readdirSync(path.join(large.storage, 'data'), { recursive: true })
+          .map(String)
+          .filter((name) => name.endsWith('C'))
+          .map((name) => inflateSync(readFileSync(path.join(large.storage, 'data', name))));
+        // More than one part (see compressParallel).
+        expect(Math.max(...catalogs.map((bytes) => bytes.length))).toBeGreaterThan(PARALLEL_PART);
+        const largeServer = await serveInChild([large.storage]);
+        try {
+          const url = `${largeServer.url}/${fqrn}`;
+          const key = path.join(large.keys, `${fqrn}.pub`);
+          const check = await swissknifeCheck(client!, {
+            work,
+            baseUrl: url,
+            fqrn,
+            publicKey: key,
+            tag: 'large',
+          });
+          expect(check.output).toContain('no problems found');
+          const mount = await mountRepository(client!, {
+            work,
+            baseUrl: url,
+            fqrn,
+            publicKey: key,
+            name: 'large',
+          });
+          try {
+            expect(readdirSync(path.join(mount.dir, 'many')).sort()).toEqual(names.sort());
+            for (const i of [0, 3_500, 6_999])
+              expect(readlinkSync(path.join(mount.dir, 'many', `link-${i}`))).toBe(
+                `../target-${i}`,
+              );
+            expect(readFileSync(path.join(mount.dir, 'target'), 'utf8')).toBe('target\n');
+          } finally {
+            mount.unmount();
+          }
+        } finally {
+          await largeServer.close();
         }
       },
     );

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { ChunkingOptions } from '../../cvmfs/chunking.js';
 import { DEFAULT_CHUNKING } from '../../cvmfs/chunking.js';
 import type { Compression } from '../../cvmfs/catalog/entry.js';
-import { compress, compressStock } from '../../cvmfs/compression.js';
+import { compress, compressParallel, compressStock } from '../../cvmfs/compression.js';
 import { fqrnProblem } from '../../cvmfs/fqrn.js';
 import {
   hashBytes,
@@ -177,7 +177,13 @@ export async function putMetadataObject(
   suffix: ObjectSuffix,
   options: PutOptions = {},
 ): Promise<string> {
-  const stored = suffix === 'X' || suffix === 'M' ? compressStock(bytes) : compress(bytes);
+  // A catalog of a large directory tree is megabytes: its parts are deflated side by side.
+  const stored =
+    suffix === 'X' || suffix === 'M'
+      ? compressStock(bytes)
+      : suffix === 'C'
+        ? await compressParallel(bytes)
+        : compress(bytes);
   const hashHex = hashToHex(hashBytes(context.algorithm, stored));
   const name = objectPath(hashHex, suffix);
   if (options.dryRun !== true && (await context.storage.putIfAbsent(name, stored)))
