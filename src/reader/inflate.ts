@@ -1,4 +1,7 @@
-import { createInflate, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { createInflate, inflate, inflateSync } from 'node:zlib';
+
+const inflateAsync = promisify(inflate);
 import { isUcvmError, UcvmError } from '../errors.js';
 
 function tooLarge(what: string, limit: number): UcvmError {
@@ -19,6 +22,21 @@ function notZlib(what: string, cause: unknown): UcvmError {
 export function inflateBounded(bytes: Uint8Array, limit: number, what: string): Buffer {
   try {
     return inflateSync(bytes, { maxOutputLength: Math.max(1, limit) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw tooLarge(what, limit);
+    throw notZlib(what, error);
+  }
+}
+
+/** The same, on the thread pool, so that the caller's thread goes on meanwhile. */
+export async function inflateBoundedAsync(
+  bytes: Uint8Array,
+  limit: number,
+  what: string,
+): Promise<Buffer> {
+  try {
+    return await inflateAsync(bytes, { maxOutputLength: Math.max(1, limit) });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
       throw tooLarge(what, limit);

@@ -19,7 +19,7 @@ import {
   type ParsedWhitelist,
 } from '../cvmfs/whitelist.js';
 import { isUcvmError, UcvmError } from '../errors.js';
-import { inflateBounded, inflateStream } from './inflate.js';
+import { inflateBounded, inflateBoundedAsync, inflateStream } from './inflate.js';
 import { declaredCatalogLimit, READ_LIMITS, storedLimit } from './limits.js';
 import { Snapshot } from './snapshot.js';
 import { fqrnOfLocation, type RepoSource } from './source.js';
@@ -208,7 +208,7 @@ export class Repository {
   ): Promise<Buffer> {
     const limit = maxInflated ?? inflatedLimits[suffix];
     const stored = await this.object(hashHex, suffix, limit);
-    return inflateBounded(stored, limit, `object ${objectPath(hashHex, suffix)}`);
+    return inflateBoundedAsync(stored, limit, `object ${objectPath(hashHex, suffix)}`);
   }
 
   /**

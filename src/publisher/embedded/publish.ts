@@ -164,6 +164,19 @@ async function publishRun(
   );
   run.content = content;
   content.start();
+  const previousManifest = base.repository.manifest;
+  // The stamps describe the previous revision row for row only if it is what this spool
+  // last published from this tree; then what changed is known without comparing catalogs.
+  const last = cache.lastPublished();
+  const source = publishedSource(context, treeRoot);
+  const knowsChanges =
+    run.immutableTag === undefined &&
+    last?.tree === source &&
+    last.rootCatalog === previousManifest.rootCatalog;
+  // The root catalog is then patched: it is read and inflated during the scan, off this thread.
+  const rootBase = knowsChanges
+    ? base.repository.inflatedObject(previousManifest.rootCatalog, 'C').catch(() => undefined)
+    : undefined;
   // The stamps are known before the scan: files go to the workers as the scan finds them.
   cache.loadTree(treeRoot);
   const feed = new ContentFeed(content, contentProgress, run.dryRun);
@@ -179,15 +192,6 @@ async function publishRun(
   for (const marker of addAutoCatalogMarkers(tree, mountpoints)) feed.add(marker);
   const stored = await feed.finish();
 
-  const previousManifest = base.repository.manifest;
-  // The stamps describe the previous revision row for row only if it is what this spool
-  // last published from this tree; then what changed is known without comparing catalogs.
-  const last = cache.lastPublished();
-  const source = publishedSource(context, treeRoot);
-  const knowsChanges =
-    run.immutableTag === undefined &&
-    last?.tree === source &&
-    last.rootCatalog === previousManifest.rootCatalog;
   const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(stored.changed), cache);
   const previous = await describeCatalogTree(base.repository, previousManifest.rootCatalog, cache, {
     digests: !knowsChanges,
@@ -211,7 +215,9 @@ async function publishRun(
           changed: changedNodes,
           removed,
           base: (record) =>
-            base.repository.inflatedObject(record.hashHex, 'C').catch(() => undefined),
+            record.hashHex === previousManifest.rootCatalog && rootBase !== undefined
+              ? rootBase
+              : base.repository.inflatedObject(record.hashHex, 'C').catch(() => undefined),
         },
       }),
       patchFailed: (mountpoint, error) =>
