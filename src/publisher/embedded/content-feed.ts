@@ -10,7 +10,11 @@ export interface StoredContents {
   contents: Map<TreeNode, StoredContent>;
   /** Files whose content was stored (read) by this publish; the rest came from the stamps. */
   changed: TreeNode[];
-  /** Flushes the objects to disk; awaited before the commit. */
+  /**
+   * Flushes the new objects to disk, started as the content is done so that the disk writes
+   * while the catalogs are built (the commit's own flush then has little left); awaited before
+   * the commit.
+   */
   writeback: Promise<void>;
   /** Unchanged files whose objects are missing (looked for in the background). */
   lost: Promise<TreeNode[]>;

@@ -64,14 +64,14 @@ const largestFirst = (a: Job, b: Job): number => b.size - a.size || a.id - b.id;
 /** A batch ends at this many files or bytes, whichever comes first (at least one file). */
 const BATCH_FILES = 64;
 const BATCH_BYTES = 4 * 1024 * 1024;
-/** More workers start while more files than this, or more bytes, wait for one. */
+/** The other workers start once more files than this, or more bytes, wait (see grow). */
 const GROW_FILES = 256;
 const GROW_BYTES = 8 * 1024 * 1024;
 /** Batches a worker holds: one to work on, one waiting, so that it never idles for a message. */
 const BATCHES_IN_FLIGHT = 2;
 
 /**
- * One worker thread per core, each storing one file at a time. Files queue here, the largest
+ * Up to one worker thread per core, each storing one file at a time. Files queue here, the largest
  * first (a large file started last would leave the other cores idle at the end), and go out in
  * batches (one message for many small files) to whichever worker has room, so that a worker
  * busy with a large file does not hold up the rest. A worker that dies
@@ -100,7 +100,7 @@ export class ContentWorkerPool {
   private closing = false;
 
   private readonly maxSize: number;
-  /** Bytes and files queued and not yet with a worker. */
+  /** Bytes of the files queued and not yet with a worker. */
   private queuedBytes = 0;
 
   /** Starts with one worker; up to `size` while enough files wait (see grow). */
@@ -131,9 +131,10 @@ export class ContentWorkerPool {
   }
 
   /**
-   * One more worker per core while more files wait than the workers hold: a small republish
-   * (a few hundred changed files) is done by one, whose start does not compete with the scan;
-   * a large one has every core at work within milliseconds.
+   * A worker for every core once more than GROW_FILES files or GROW_BYTES bytes wait: a small
+   * republish (a few hundred changed files) is done by the first one alone, and starting the
+   * others would only compete with its scan; a large publish has every core at work within
+   * milliseconds.
    */
   private grow(): void {
     while (
