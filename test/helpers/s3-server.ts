@@ -31,6 +31,8 @@ interface KoaContext {
   body: unknown;
   headers: Record<string, string | undefined>;
   set(name: string, value: string): void;
+  /** Node's response: 'close' once it is sent, or once its connection is gone. */
+  res: { once(event: 'close', listener: () => void): void };
   store: {
     getObject(
       bucket: string,
@@ -39,6 +41,39 @@ interface KoaContext {
   };
 }
 type Next = () => Promise<void>;
+
+interface PutStore {
+  putObject(object: { content: unknown }): Promise<unknown>;
+}
+
+/** The whole body of a request, or a rejection if the writer went away before sending it all. */
+function wholeBody(request: NodeJS.ReadableStream & { complete?: boolean }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.once('end', () =>
+      request.complete === false
+        ? reject(new Error('the writer went away mid-body'))
+        : resolve(Buffer.concat(chunks)),
+    );
+    request.once('error', reject);
+    request.once('close', () => reject(new Error('the writer went away mid-body')));
+  });
+}
+
+/**
+ * S3 stores an object whole or not at all; s3rver streams a PUT's body straight into the
+ * object's file, so a writer killed mid-body would leave a piece of it there (or hold the key
+ * for ever). Bodies are read whole here first, and a cut one is refused.
+ */
+function atomicPuts(store: PutStore): void {
+  const putObject = store.putObject.bind(store);
+  store.putObject = async (object) => {
+    if (!Buffer.isBuffer(object.content) && object.content !== undefined)
+      object.content = await wholeBody(object.content as NodeJS.ReadableStream);
+    return putObject(object);
+  };
+}
 
 /**
  * A real S3 protocol server on 127.0.0.1 (the npm package s3rver, its objects in a temp
@@ -80,7 +115,10 @@ export async function startS3Server(): Promise<S3TestServer> {
           '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
         return;
       }
-      await next();
+      // A writer killed mid-body never finishes its request: the key is freed once its
+      // connection is gone (atomicPuts stores nothing of it), not held for ever.
+      const gone = new Promise<void>((resolve) => ctx.res.once('close', () => resolve()));
+      await Promise.race([next(), gone]);
     } finally {
       busy.delete(id);
       done();
@@ -97,6 +135,7 @@ export async function startS3Server(): Promise<S3TestServer> {
   const app = server as unknown as { middleware: unknown[] };
   app.middleware.unshift(record, conditional);
   const { port } = await server.run();
+  atomicPuts((server as unknown as { store: PutStore }).store);
   const endpoint = `http://127.0.0.1:${port}`;
   const connection = (overrides: Partial<S3StorageOptions> = {}): S3StorageOptions => ({
     endpoint,
