@@ -193,7 +193,7 @@ describe('publishing into a bucket that fails', () => {
       expect(await repo.state()).toMatchObject({ problems: [], revision });
     }
     expect((await repo.state()).tags).toEqual(expect.arrayContaining(['g1', 'g2', 'g3']));
-    // Up to nine publishes in child processes: 15 s alone, several times that beside the QEMU
-    // boot tests that CI runs at the same time.
+    // Up to nine publishes in child processes: 15 s alone, several times that beside the
+    // other test files CI runs at the same time.
   }, 240_000);
 });
