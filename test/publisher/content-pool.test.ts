@@ -3,25 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ContentWorkerPool } from '../../src/publisher/embedded/content-pool.js';
-import { tmpdir } from '../helpers/tmp.js';
-
-/** A pool of real content workers that hash and compress but write nothing (dry run). */
-async function dryPool(size: number): Promise<{ pool: ContentWorkerPool; dir: string }> {
-  const dir = await tmpdir();
-  const pool = new ContentWorkerPool(
-    {
-      target: undefined,
-      algorithm: 'sha1',
-      compression: 'zlib',
-      chunking: undefined,
-      dryRun: true,
-      statePath: path.join(dir, 'none.db'),
-    },
-    size,
-  );
-  return { pool, dir };
-}
+import { dryPool } from '../helpers/content-pool.js';
 
 function objectHash(bytes: Buffer): string {
   return createHash('sha1').update(deflateSync(bytes)).digest('hex');

@@ -5,11 +5,12 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { isUcvmError } from '../../src/errors.js';
 import { loadPublicKey } from '../../src/keys/index.js';
-import { ContentWorkerPool } from '../../src/publisher/embedded/content-pool.js';
+import type { ContentWorkerPool } from '../../src/publisher/embedded/content-pool.js';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
 import { ucvm } from '../helpers/cli.js';
+import { dryPool } from '../helpers/content-pool.js';
 import { makeRepo, type TestRepo } from '../helpers/repo.js';
 import { tmpdir } from '../helpers/tmp.js';
 
@@ -127,21 +128,9 @@ async function poolWith(
   source: string,
   size: number,
 ): Promise<{ pool: ContentWorkerPool; file: string }> {
-  const dir = await tmpdir();
-  const file = path.join(dir, 'worker.mjs');
+  const file = path.join(await tmpdir(), 'worker.mjs');
   writeFileSync(file, source);
-  const pool = new ContentWorkerPool(
-    {
-      target: undefined,
-      algorithm: 'sha1',
-      compression: 'zlib',
-      chunking: undefined,
-      dryRun: true,
-      statePath: path.join(dir, 'none.db'),
-    },
-    size,
-    new URL(`file://${file}`),
-  );
+  const { pool } = await dryPool(size, new URL(`file://${file}`));
   return { pool, file };
 }
 
