@@ -11,9 +11,17 @@ export function compress(bytes: Uint8Array): Buffer {
   return deflateSync(bytes);
 }
 
+/**
+ * Room for deflate's output of `length` bytes in one buffer: zlib's deflateBound, and some. Each
+ * output buffer full is a round trip to the thread pool (zlib's default, 16 KiB, made dozens).
+ */
+function outputRoom(length: number): number {
+  return Math.max(64, length + (length >> 10) + 1024);
+}
+
 /** The same, on the libuv thread pool, so that several files compress on several cores. */
 export function compressAsync(bytes: Uint8Array): Promise<Buffer> {
-  return deflateAsync(bytes);
+  return deflateAsync(bytes, { chunkSize: outputRoom(bytes.length) });
 }
 
 /** Parts of this size are compressed side by side (see compressParallel). */
@@ -56,6 +64,7 @@ export async function compressParallel(bytes: Buffer): Promise<Buffer> {
     parts.push(
       deflateRawAsync(bytes.subarray(start, end), {
         level: 6,
+        chunkSize: outputRoom(end - start),
         ...(start > 0 && { dictionary: bytes.subarray(Math.max(0, start - WINDOW), start) }),
         finishFlush: end === bytes.length ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
       }),

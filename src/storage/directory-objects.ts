@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** Temporary files of writers live here until they are linked into place. */
@@ -44,11 +52,61 @@ export function writeObjectSync(root: string, name: string, bytes: Uint8Array): 
   }
 }
 
+/** True if the object is a regular file: a symlink or a directory in its place is no object. */
 export function objectExistsSync(root: string, name: string): boolean {
   try {
-    accessSync(join(root, name));
-    return true;
+    return lstatSync(join(root, name), { throwIfNoEntry: false })?.isFile() === true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Listing a directory costs about as much as looking up one name per this many bytes of its
+ * size (ext4: 4,000 objects, a directory of 280 KB, listed in the time of 1,000 lookups).
+ */
+const LIST_BYTES_PER_LOOKUP = 300;
+
+/** The regular files in a directory, or undefined if it cannot be listed. */
+function regularFilesIn(directory: string): Set<string> | undefined {
+  try {
+    const files = new Set<string>();
+    for (const entry of readdirSync(directory, { withFileTypes: true }))
+      if (entry.isFile()) files.add(entry.name);
+    return files;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The names among `names` that are not objects (regular files) under `root`. Where many names
+ * fall in one directory (a republish checks every object of a tree), the directory is listed
+ * once instead: 256 listings in place of tens of thousands of lookups. A directory much larger
+ * than the names asked of it (an old repository with millions of objects) is not listed; its
+ * size tells.
+ */
+export function missingObjectsSync(root: string, names: readonly string[]): string[] {
+  const byDirectory = new Map<string, string[]>();
+  for (const name of names) {
+    const directory = name.slice(0, name.lastIndexOf('/') + 1);
+    const inDirectory = byDirectory.get(directory);
+    if (inDirectory === undefined) byDirectory.set(directory, [name]);
+    else inDirectory.push(name);
+  }
+  const missing: string[] = [];
+  for (const [directory, inDirectory] of byDirectory) {
+    const path = join(root, directory);
+    const size = lstatSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    const listed =
+      inDirectory.length * LIST_BYTES_PER_LOOKUP >= size ? regularFilesIn(path) : undefined;
+    for (const name of inDirectory) {
+      const found =
+        listed === undefined
+          ? objectExistsSync(root, name)
+          : listed.has(name.slice(directory.length));
+      if (!found) missing.push(name);
+    }
+  }
+  return missing;
 }

@@ -4,7 +4,13 @@ import { join, resolve } from 'node:path';
 import { UcvmError } from '../errors.js';
 import { run } from '../exec/index.js';
 import { directorySource, type RepoSource } from '../reader/source.js';
-import { objectExistsSync, tempName, txnDirectory, writeObjectSync } from './directory-objects.js';
+import {
+  missingObjectsSync,
+  objectExistsSync,
+  tempName,
+  txnDirectory,
+  writeObjectSync,
+} from './directory-objects.js';
 import { onStorage } from './errors.js';
 import { acquireMutex } from '../mutex/index.js';
 import type { LockRequest, RepoStorage, WorkerTarget, WriterLock } from './storage.js';
@@ -58,10 +64,8 @@ export class DirectoryStorage implements RepoStorage {
   }
 
   missing(names: Iterable<string>): Promise<string[]> {
-    // Synchronous access() calls: for tens of thousands of names, far cheaper than promises.
-    const missing: string[] = [];
-    for (const name of names) if (!objectExistsSync(this.root, name)) missing.push(name);
-    return Promise.resolve(missing);
+    // Synchronous calls: for tens of thousands of names, far cheaper than promises.
+    return Promise.resolve(missingObjectsSync(this.root, [...names]));
   }
 
   async putIfAbsent(name: string, bytes: Uint8Array): Promise<boolean> {

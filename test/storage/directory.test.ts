@@ -66,4 +66,31 @@ describe('the directory storage', () => {
     for await (const entry of storage.list()) listed.push(entry);
     expect(listed.map((entry) => entry.name).sort()).toEqual([name, `data/12/${'5'.repeat(38)}C`]);
   });
+
+  it('counts only regular files as objects, whether it lists a directory or looks names up', async () => {
+    const root = path.join(await tmpdir(), 'z.example.org');
+    const storage = new DirectoryStorage(root);
+    await storage.prepare();
+    const object = (pair: string, i: number): string =>
+      `data/${pair}/${String(i).padStart(38, '0')}`;
+    // data/ab: many objects, of which few are asked for (looked up one by one); data/cd: all
+    // asked for (listed). In each, one name is a symbolic link and one a directory.
+    for (const pair of ['ab', 'cd'])
+      for (let i = 0; i < 400; i++) writeFileSync(path.join(root, object(pair, i)), 'x');
+    for (const pair of ['ab', 'cd']) {
+      const real = path.join(root, object(pair, 0));
+      symlinkSync(real, path.join(root, object(pair, 1000)));
+      mkdirSync(path.join(root, object(pair, 1001)));
+    }
+    const fewOfMany = [0, 7, 1000, 1001, 2000].map((i) => object('ab', i));
+    const allOfThem = [...Array.from({ length: 400 }, (_, i) => i), 1000, 1001, 2000].map((i) =>
+      object('cd', i),
+    );
+    const missing = await storage.missing([...fewOfMany, ...allOfThem]);
+    expect(missing).toEqual(
+      [1000, 1001, 2000]
+        .flatMap((i) => [object('ab', i)])
+        .concat([1000, 1001, 2000].map((i) => object('cd', i))),
+    );
+  });
 });

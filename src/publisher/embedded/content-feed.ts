@@ -20,18 +20,63 @@ export interface StoredContents {
   lost: Promise<TreeNode[]>;
 }
 
+/** Objects looked for in one message to the workers. */
+const CHECK_BATCH = 2048;
+
+/**
+ * Looks for the objects of files in the storage, in batches sent to the content workers as the
+ * files come, so that the looking overlaps the scan instead of following it.
+ */
+class ObjectSearch {
+  private batch = new Map<string, TreeNode[]>();
+  private readonly answers: Array<Promise<TreeNode[]>> = [];
+
+  constructor(private readonly content: ContentStore) {}
+
+  add(node: TreeNode, stored: StoredContent): void {
+    const suffix = stored.chunks === undefined ? '' : 'P';
+    for (const hash of storedObjectHashes(stored)) {
+      const name = objectPath(hash, suffix);
+      const nodes = this.batch.get(name);
+      if (nodes === undefined) this.batch.set(name, [node]);
+      else nodes.push(node);
+    }
+    if (this.batch.size >= CHECK_BATCH) this.send();
+  }
+
+  /** The files of which an object is missing, once every answer is in. */
+  async lost(): Promise<TreeNode[]> {
+    this.send();
+    const lost = new Set<TreeNode>();
+    for (const nodes of await Promise.all(this.answers)) for (const node of nodes) lost.add(node);
+    return [...lost];
+  }
+
+  private send(): void {
+    const batch = this.batch;
+    if (batch.size === 0) return;
+    this.batch = new Map();
+    const answer = this.content
+      .missing([...batch.keys()])
+      .then((missing) => missing.flatMap((name) => batch.get(name)!));
+    // Awaited in lost(); a feed given up on must not leave it unhandled.
+    answer.catch(() => undefined);
+    this.answers.push(answer);
+  }
+}
+
 /**
  * Hands the regular files of a tree to the content store as the scan finds them, so that the
  * workers compress while the scan goes on. A file unchanged since the last publish (by its
  * stamp) takes its content from the spool; the rest goes to the workers, which store the largest
- * first. The objects of the unchanged files are looked for once the scan is done, beside the
- * catalog build (`lost`, see `restoreLost`): every object the new catalogs name is checked to
- * exist before anything is signed.
+ * first. The objects of the unchanged files are looked for by the workers meanwhile (`lost`, see
+ * `restoreLost`): every object the new catalogs name is checked to exist before anything is
+ * signed.
  */
 export class ContentFeed {
   private readonly contents = new Map<TreeNode, StoredContent>();
   private readonly changed: TreeNode[] = [];
-  private readonly unchanged: TreeNode[] = [];
+  private readonly search: ObjectSearch | undefined;
   private readonly jobs: Array<Promise<unknown>> = [];
   private firstFailure: { error: unknown } | undefined;
   private bytes = 0;
@@ -40,16 +85,19 @@ export class ContentFeed {
   constructor(
     private readonly content: ContentStore,
     private readonly progress: Progress,
-    private readonly dryRun: boolean,
-  ) {}
+    dryRun: boolean,
+  ) {
+    // A dry run writes nothing and signs nothing: there is nothing to check for.
+    if (!dryRun) this.search = new ObjectSearch(content);
+  }
 
   /** A regular file of the tree, or a synthetic one the publisher added (no source). */
   add(node: TreeNode): void {
     this.bytes += node.size;
     const known = this.content.unchanged(node);
     if (known !== undefined) {
-      this.unchanged.push(node);
       this.contents.set(node, known);
+      this.search?.add(node, known);
       return;
     }
     this.changed.push(node);
@@ -88,12 +136,12 @@ export class ContentFeed {
     this.progress.stop(this.firstFailure === undefined);
     // The failure that came first, not one of the jobs stopped because of it.
     if (this.firstFailure !== undefined) throw this.firstFailure.error;
-    const lost = this.dryRun
-      ? Promise.resolve([])
-      : lostContents(this.unchanged, this.contents, this.content);
+    const lost = this.search?.lost() ?? Promise.resolve([]);
     lost.catch(() => undefined);
     const writeback =
-      this.dryRun || this.changed.length === 0 ? Promise.resolve() : this.content.writeback();
+      this.search === undefined || this.changed.length === 0
+        ? Promise.resolve()
+        : this.content.writeback();
     // Awaited before the commit; a publish that fails before that must not leave it unhandled.
     writeback.catch(() => undefined);
     return { contents: this.contents, changed: this.changed, writeback, lost };
@@ -131,7 +179,9 @@ export async function restoreLost(
       differs = true;
     }
   }
-  const still = await lostContents(lost, stored.contents, content);
+  const search = new ObjectSearch(content);
+  for (const node of lost) search.add(node, stored.contents.get(node)!);
+  const still = await search.lost();
   if (still.length > 0)
     throw new UcvmError(
       'OBJECT_MISSING',
@@ -139,27 +189,4 @@ export async function restoreLost(
       { where: { path: still[0]!.source } },
     );
   return differs;
-}
-
-/** The nodes among `nodes` whose content objects do not exist in the storage. */
-async function lostContents(
-  nodes: readonly TreeNode[],
-  contents: ReadonlyMap<TreeNode, StoredContent>,
-  content: ContentStore,
-): Promise<TreeNode[]> {
-  const byObject = new Map<string, TreeNode[]>();
-  for (const node of nodes) {
-    const stored = contents.get(node)!;
-    const suffix = stored.chunks === undefined ? '' : 'P';
-    for (const hash of storedObjectHashes(stored)) {
-      const name = objectPath(hash, suffix);
-      const list = byObject.get(name);
-      if (list === undefined) byObject.set(name, [node]);
-      else list.push(node);
-    }
-  }
-  const lost = new Set<TreeNode>();
-  for (const name of await content.missing([...byObject.keys()]))
-    for (const node of byObject.get(name)!) lost.add(node);
-  return [...lost];
 }

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { objectExistsSync } from '../../storage/directory-objects.js';
+import { missingObjectsSync } from '../../storage/directory-objects.js';
 import {
   ContentPipeline,
   PipelineError,
@@ -42,8 +42,7 @@ const pipeline = new ContentPipeline(options);
 parentPort!.on('message', (request: WorkerRequest) => {
   if ('check' in request) {
     const { id, names } = request.check;
-    const root = options.target!.root;
-    const missing = names.filter((name) => !objectExistsSync(root, name));
+    const missing = missingObjectsSync(options.target!.root, names);
     parentPort!.postMessage({ check: { id, missing } } satisfies WorkerReply);
     return;
   }
