@@ -38,4 +38,34 @@ describe('the spool learns a revision only when it is published', () => {
     expect(reopened.lastPublished()).toEqual({ tree: '/tree', rootCatalog: BINDING.rootCatalog });
     reopened.close();
   });
+
+  it('loads every stamp below a tree, over several pages, and none beside it', async () => {
+    const file = path.join(await tmpdir(), 'state.db');
+    const cache = new StateCache(file);
+    const sources = ['/tree', '/tree/a\nb', '/tree/\u00e9t\u00e9'];
+    for (let i = 0; i < 70_000; i++) sources.push(`/tree/d${i % 300}/f${i}`);
+    for (const source of sources) cache.rememberFile(source, STAMP, CONTENT);
+    for (const beside of ['/tree2/x', '/tree.x', '/tre', '/'])
+      cache.rememberFile(beside, STAMP, CONTENT);
+    cache.rememberEntry('/tree/dir', STAMP);
+    cache.commit({ tree: '/tree', rootCatalog: BINDING.rootCatalog }, BINDING);
+    cache.close();
+
+    const reopened = new StateCache(file);
+    reopened.loadTree('/tree');
+    for (const source of sources)
+      expect(reopened.fileContent(source, STAMP), source).toEqual(CONTENT);
+    expect(reopened.sameStamp('/tree/dir', STAMP)).toBe(true);
+    expect(reopened.fileContent('/tree/dir', STAMP)).toBeUndefined();
+    const loaded = new Set<string>();
+    reopened.removedEntries((source) => {
+      loaded.add(source);
+      return true;
+    });
+    expect(loaded.size).toBe(sources.length + 1);
+    expect(
+      [...loaded].filter((source) => !source.startsWith('/tree/') && source !== '/tree'),
+    ).toEqual([]);
+    reopened.close();
+  });
 });

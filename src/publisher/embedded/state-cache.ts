@@ -31,6 +31,9 @@ export interface SpoolBinding {
   rootCatalog: string;
 }
 
+/** Rows of stamps loaded in one string (see loadTree). */
+const LOAD_PAGE_ROWS = 32768;
+
 /** True if a loaded `<stamp>\n<content>` is of this stamp. */
 function knownAs(known: string, stamp: FileStamp): boolean {
   return known.startsWith(stamp) && known.charCodeAt(stamp.length) === 10;
@@ -130,15 +133,33 @@ export class StateCache implements CatalogRecordCache {
     return row !== undefined || known > 0;
   }
 
-  /** Loads the stamps below one source tree (one query instead of one per entry). */
+  /**
+   * Loads the stamps below one source tree. They come as one string per page of rows (a row
+   * each made an array and two strings), split here at NUL, which no path holds.
+   */
   loadTree(sourceRoot: string): void {
-    const rows = this.db
+    const own = this.db
+      .prepare('SELECT stamp || char(10) || content FROM file_stamps WHERE source = ?')
+      .pluck()
+      .get(sourceRoot) as string | undefined;
+    if (own !== undefined) this.files.set(sourceRoot, own);
+    const page = this.db
       .prepare(
-        'SELECT source, stamp || char(10) || content FROM file_stamps WHERE source = ? OR (source >= ? AND source < ?)',
+        `SELECT max(source), group_concat(source || char(0) || stamp || char(0) || content, char(0))
+         FROM (SELECT source, stamp, content FROM file_stamps WHERE source > ? AND source < ?
+               ORDER BY source LIMIT ${LOAD_PAGE_ROWS})`,
       )
-      .raw()
-      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<[string, string]>;
-    for (const [source, known] of rows) this.files.set(source, known);
+      .raw();
+    // `${sourceRoot}/` itself is never a source: every one below the root has a name after it.
+    let after = `${sourceRoot}/`;
+    for (;;) {
+      const [last, rows] = page.get(after, `${sourceRoot}0`) as [string | null, string | null];
+      if (last === null || rows === null) return;
+      const fields = rows.split('\0');
+      for (let i = 0; i + 2 < fields.length; i += 3)
+        this.files.set(fields[i]!, `${fields[i + 1]!}\n${fields[i + 2]!}`);
+      after = last;
+    }
   }
 
   fileContent(source: string, stamp: FileStamp): StoredContent | undefined {
