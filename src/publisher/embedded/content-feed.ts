@@ -20,28 +20,34 @@ export interface StoredContents {
   lost: Promise<TreeNode[]>;
 }
 
-/** Objects looked for in one message to the workers. */
-const CHECK_BATCH = 2048;
-
 /**
- * Looks for the objects of files in the storage, in batches sent to the content workers as the
- * files come, so that the looking overlaps the scan instead of following it.
+ * Objects looked for in one message to the workers. A tree of fewer files sends them all at once
+ * when the scan is done (the workers look while the catalogs are built): each of the 256 object
+ * directories then holds enough of them that a worker lists it once instead of looking its names
+ * up one by one (see missingObjectsSync); a larger tree sends batches this large as it goes.
  */
+const CHECK_BATCH = 32768;
+
+/** Looks for the objects of files in the storage, in batches sent to the content workers. */
 class ObjectSearch {
-  private batch = new Map<string, TreeNode[]>();
+  /** Object names, and the file each is of, side by side: no map or array per file. */
+  private names: string[] = [];
+  private nodes: TreeNode[] = [];
   private readonly answers: Array<Promise<TreeNode[]>> = [];
 
   constructor(private readonly content: ContentStore) {}
 
   add(node: TreeNode, stored: StoredContent): void {
-    const suffix = stored.chunks === undefined ? '' : 'P';
-    for (const hash of storedObjectHashes(stored)) {
-      const name = objectPath(hash, suffix);
-      const nodes = this.batch.get(name);
-      if (nodes === undefined) this.batch.set(name, [node]);
-      else nodes.push(node);
+    if (stored.chunks === undefined) {
+      this.names.push(objectPath(stored.hash, ''));
+      this.nodes.push(node);
+    } else {
+      for (const chunk of stored.chunks) {
+        this.names.push(objectPath(chunk.hash, 'P'));
+        this.nodes.push(node);
+      }
     }
-    if (this.batch.size >= CHECK_BATCH) this.send();
+    if (this.names.length >= CHECK_BATCH) this.send();
   }
 
   /** The files of which an object is missing, once every answer is in. */
@@ -53,12 +59,15 @@ class ObjectSearch {
   }
 
   private send(): void {
-    const batch = this.batch;
-    if (batch.size === 0) return;
-    this.batch = new Map();
-    const answer = this.content
-      .missing([...batch.keys()])
-      .then((missing) => missing.flatMap((name) => batch.get(name)!));
+    const { names, nodes } = this;
+    if (names.length === 0) return;
+    this.names = [];
+    this.nodes = [];
+    const answer = this.content.missing(names).then((missing) => {
+      if (missing.length === 0) return [];
+      const gone = new Set(missing);
+      return nodes.filter((_, i) => gone.has(names[i]!));
+    });
     // Awaited in lost(); a feed given up on must not leave it unhandled.
     answer.catch(() => undefined);
     this.answers.push(answer);
