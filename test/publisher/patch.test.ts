@@ -11,6 +11,7 @@ import {
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { objectPath } from '../../src/cvmfs/hash.js';
+import { isUcvmError, type UcvmError } from '../../src/errors.js';
 import { Repository } from '../../src/reader/repository.js';
 import { directorySource } from '../../src/reader/source.js';
 import { verifyRepository } from '../../src/reader/verify.js';
@@ -181,5 +182,61 @@ describe('patched catalogs', () => {
     const noXattrs = repo.reopen({ xattrs: false });
     writeFileSync(path.join(a, 'd/f5'), 'last');
     expect((await noXattrs.publish({ tree: a, tag: 'a6' })).stats.catalogsPatched).toBe(0);
+  });
+
+  it('keeps extended attributes of unchanged entries, read only where stamps changed', async () => {
+    const files: Record<string, string> = { cap: 'binary', 'd/plain': 'p' };
+    for (let i = 0; i < 40; i++) files[`d/f${i}`] = String(i);
+    const tree = await tmpdir(files);
+    const setfattr = (file: string, value: string): void =>
+      void execFileSync('setfattr', ['-n', 'user.mark', '-v', value, path.join(tree, file)]);
+    setfattr('cap', 'one');
+    setfattr('d', 'dir');
+    const repo = await makeRepo();
+    const marks = async (tag: string): Promise<Record<string, string | undefined>> => {
+      const repository = await Repository.open(directorySource(repo.storage));
+      try {
+        const snapshot = await repository.snapshot(tag);
+        const mark = async (file: string) =>
+          (await snapshot.stat(file)).xattrs?.get('user.mark')?.toString();
+        return { cap: await mark('/cap'), d: await mark('/d'), plain: await mark('/d/plain') };
+      } finally {
+        repository.close();
+      }
+    };
+
+    // Published first without extended attributes: the spool never read them.
+    await repo.reopen({ xattrs: false }).publish({ tree, tag: 'none' });
+    expect(await marks('none')).toEqual({ cap: undefined, d: undefined, plain: undefined });
+    // With them: another source, so every entry is read, and the spool learns them all.
+    await repo.publisher.publish({ tree, tag: 'all' });
+    expect(await marks('all')).toEqual({ cap: 'one', d: 'dir', plain: undefined });
+    // Only d/f1 changed: the attributes of the others come from the spool.
+    writeFileSync(path.join(tree, 'd/f1'), 'changed');
+    const patched = await repo.publisher.publish({ tree, tag: 'patched' });
+    expect(patched.stats.catalogsPatched).toBe(1);
+    expect(await marks('patched')).toEqual({ cap: 'one', d: 'dir', plain: undefined });
+    // Row for row and counter for counter what a catalog written afresh says.
+    const freshRepo = await makeRepo();
+    await freshRepo.publisher.publish({ tree, tag: 'patched' });
+    const work = await tmpdir();
+    const mine = await catalogFiles(repo, 'patched', path.join(work, 'mine'));
+    const theirs = await catalogFiles(freshRepo, 'patched', path.join(work, 'theirs'));
+    expect(contentOf(mine.get('')!)).toEqual(contentOf(theirs.get('')!));
+    // An attribute set or changed changes the stamp: read afresh.
+    setfattr('d/plain', 'new');
+    setfattr('cap', 'two');
+    expect((await repo.publisher.publish({ tree, tag: 'changed' })).stats.catalogsPatched).toBe(1);
+    expect(await marks('changed')).toEqual({ cap: 'two', d: 'dir', plain: 'new' });
+    // A value the format cannot hold, set since the last publish, is refused as in a full scan.
+    setfattr('d/plain', 'x'.repeat(300));
+    const refused = await repo.publisher.publish({ tree, tag: 'refused' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(isUcvmError(refused, 'TREE_INVALID'), String(refused)).toBe(true);
+    expect((refused as UcvmError).details).toMatch(
+      /^\/d\/plain: extended attribute user.mark is 300 bytes/,
+    );
   });
 });

@@ -68,4 +68,31 @@ describe('the spool learns a revision only when it is published', () => {
     ).toEqual([]);
     reopened.close();
   });
+
+  it('forgets a spool of an older layout instead of misreading it', async () => {
+    const file = path.join(await tmpdir(), 'state.db');
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE file_stamps (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL);
+      CREATE TABLE published (id INTEGER PRIMARY KEY CHECK (id = 1), tree TEXT NOT NULL, root_catalog TEXT NOT NULL);
+      INSERT INTO file_stamps VALUES ('/tree/a', '${STAMP}', 'zlib:${'a'.repeat(40)}');
+      INSERT INTO published VALUES (1, '/tree', '${'c'.repeat(40)}');
+    `);
+    old.close();
+
+    const cache = new StateCache(file);
+    expect(cache.lastPublished()).toBeUndefined();
+    cache.loadTree('/tree');
+    expect(cache.fileContent('/tree/a', STAMP)).toBeUndefined();
+    cache.rememberFile('/tree/a', STAMP, CONTENT, {
+      xattrs: new Map([['user.mark', Buffer.from('x')]]),
+    });
+    cache.commit({ tree: '/tree', rootCatalog: BINDING.rootCatalog }, BINDING);
+    cache.close();
+    const reopened = new StateCache(file);
+    reopened.loadTree('/tree');
+    expect(reopened.fileContent('/tree/a', STAMP)).toEqual(CONTENT);
+    expect(reopened.recordedXattrs('/tree/a')).toEqual(new Map([['user.mark', Buffer.from('x')]]));
+    reopened.close();
+  });
 });

@@ -42,7 +42,7 @@ export function entryChanges(
     if (!cache.sameStamp(node.source, stamp)) {
       changedNodes.add(node);
       if (isDirectory(node)) changedDirectories.add(node.path);
-      cache.rememberEntry(node.source, stamp);
+      cache.rememberEntry(node.source, stamp, node);
     }
   }
   const removed = cache

@@ -82,7 +82,7 @@ export class ContentStore {
     const content = await pending;
     // Every name of the inode gets its stamp: the next publish must know each of them.
     if (node.source !== '' && !this.options.dryRun)
-      this.cache.rememberFile(node.source, stampOf(node), content);
+      this.cache.rememberFile(node.source, stampOf(node), content, node);
     return content;
   }
 

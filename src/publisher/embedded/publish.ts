@@ -23,10 +23,11 @@ import {
 } from './context.js';
 import { addAutoCatalogMarkers, partitionTree } from './partition.js';
 import { rollingTagsOf } from './rolling-tags.js';
-import { scanTree } from './scan.js';
+import { scanTree, treeInvalid } from './scan.js';
 import { signNewRevision } from './sign-revision.js';
 import { StateCache } from './state-cache.js';
-import type { TreeNode } from './tree.js';
+import { walkTree, type TreeNode } from './tree.js';
+import { attachXattrs, readXattrsOf } from './xattrs.js';
 
 /** One publish in progress: what it builds on, what it has learned and written so far. */
 interface PublishRun {
@@ -179,11 +180,16 @@ async function publishRun(
     : undefined;
   // The stamps are known before the scan: files go to the workers as the scan finds them.
   cache.loadTree(treeRoot);
+  // Extended attributes changed only where stamps did: those alone are read, after the scan.
+  const xattrsOfChanges = context.xattrs && knowsChanges;
   const feed = new ContentFeed(content, contentProgress, run.dryRun);
   context.logger.info('scanning tree', { tree: treeRoot });
   let tree: TreeNode;
   try {
-    tree = await scanTree(treeRoot, { xattrs: context.xattrs, onFile: (node) => feed.add(node) });
+    tree = await scanTree(treeRoot, {
+      xattrs: context.xattrs && !xattrsOfChanges,
+      onFile: (node) => feed.add(node),
+    });
   } catch (error) {
     await feed.abandon(new Error('the scan of the tree failed'));
     throw error;
@@ -193,6 +199,8 @@ async function publishRun(
   const stored = await feed.finish();
 
   const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(stored.changed), cache);
+  if (xattrsOfChanges) await readChangedXattrs(tree, treeRoot, changedNodes, cache);
+  else if (context.xattrs) cache.rememberXattrs(sourcedNodes(tree));
   const previous = await describeCatalogTree(base.repository, previousManifest.rootCatalog, cache, {
     digests: !knowsChanges,
   });
@@ -342,6 +350,28 @@ async function publishRun(
     unchanged: false,
     dryRun: false,
   });
+}
+
+function* sourcedNodes(tree: TreeNode): Generator<TreeNode> {
+  for (const node of walkTree(tree)) if (node.source !== '') yield node;
+}
+
+/**
+ * The extended attributes of the entries whose stamps changed are read; the others keep what
+ * the spool recorded at the last publish (any change of them changes the ctime, so the stamp).
+ */
+async function readChangedXattrs(
+  tree: TreeNode,
+  treeRoot: string,
+  changed: ReadonlySet<TreeNode>,
+  cache: StateCache,
+): Promise<void> {
+  const fresh = [...changed].filter((node) => node.source !== '');
+  const problems: string[] = [];
+  attachXattrs(fresh, await readXattrsOf(fresh.map((node) => node.source)), problems);
+  if (problems.length > 0) throw treeInvalid(treeRoot, problems);
+  for (const node of sourcedNodes(tree))
+    if (!changed.has(node)) node.xattrs = cache.recordedXattrs(node.source);
 }
 
 /** Catalogs reused from the previous revision must still exist, or the new one would not mount. */

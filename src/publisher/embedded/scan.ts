@@ -8,10 +8,9 @@ import {
 } from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { resolve } from 'node:path';
-import { xattrProblem } from '../../cvmfs/catalog/xattr.js';
 import { UcvmError } from '../../errors.js';
 import { isDirectory, isRegular, walkTree, type TreeNode } from './tree.js';
-import { readTreeXattrs } from './xattrs.js';
+import { attachXattrs, readTreeXattrs } from './xattrs.js';
 
 export interface ScanOptions {
   /** Read extended attributes (needs `getfattr`). */
@@ -168,33 +167,21 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
     directory.children = children;
   }
 
-  if (xattrsRead !== undefined) {
-    const xattrs = await xattrsRead;
-    if (xattrs.size > 0) {
-      for (const node of walkTree(tree)) {
-        const found = xattrs.get(node.source);
-        if (found === undefined) continue;
-        for (const [key, value] of found) {
-          const problem = xattrProblem(key, value);
-          if (problem !== undefined) problems.push(`${node.path || '/'}: ${problem}`);
-        }
-        if (found.size > 255)
-          problems.push(`${node.path || '/'}: more than 255 extended attributes`);
-        node.xattrs = found;
-      }
-    }
-  }
-  if (problems.length > 0) {
-    const shown = problems.slice(0, MAX_PROBLEMS_SHOWN);
-    const more = problems.length - shown.length;
-    throw new UcvmError(
-      'TREE_INVALID',
-      `the tree ${root} has ${problems.length} entr${problems.length === 1 ? 'y' : 'ies'} that cannot be published`,
-      {
-        details: shown.join('\n') + (more > 0 ? `\n… and ${more} more` : ''),
-        where: { path: root },
-      },
-    );
-  }
+  if (xattrsRead !== undefined) attachXattrs(walkTree(tree), await xattrsRead, problems);
+  if (problems.length > 0) throw treeInvalid(root, problems);
   return tree;
+}
+
+/** The error for entries of a tree that cannot be published, naming the first of them. */
+export function treeInvalid(root: string, problems: readonly string[]): UcvmError {
+  const shown = problems.slice(0, MAX_PROBLEMS_SHOWN);
+  const more = problems.length - shown.length;
+  return new UcvmError(
+    'TREE_INVALID',
+    `the tree ${root} has ${problems.length} entr${problems.length === 1 ? 'y' : 'ies'} that cannot be published`,
+    {
+      details: shown.join('\n') + (more > 0 ? `\n… and ${more} more` : ''),
+      where: { path: root },
+    },
+  );
 }

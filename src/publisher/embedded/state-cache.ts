@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { decodeXattrs, encodeXattrs, type Xattrs } from '../../cvmfs/catalog/xattr.js';
 import type { CatalogRecord, CatalogRecordCache } from '../../reader/catalog-tree.js';
 import type { StoredContent } from './content-pipeline.js';
 import { storageError } from '../../storage/errors.js';
@@ -29,6 +30,19 @@ export interface SpoolBinding {
   storageId: string;
   revision: number;
   rootCatalog: string;
+}
+
+/** The spool's layout; a spool of another (older) layout is emptied and made anew. */
+const SCHEMA_VERSION = 2;
+
+/** The extended attributes of an entry as the spool keeps them: the catalog's blob, in hex ('' for none). */
+function xattrsText(xattrs: Xattrs | undefined): string {
+  return xattrs === undefined ? '' : (encodeXattrs(xattrs)?.toString('hex') ?? '');
+}
+
+/** An entry whose stamp is recorded: its extended attributes are read when the spool is written. */
+export interface StampedEntry {
+  xattrs?: Xattrs;
 }
 
 /** Rows of stamps loaded in one string (see loadTree). */
@@ -65,10 +79,14 @@ export class StateCache implements CatalogRecordCache {
   private readonly db: Database.Database;
   /** Source → `<stamp>\n<content>`: one string per entry, half the allocations of an object. */
   private readonly files = new Map<string, string>();
+  /** Source → extended attributes (see xattrsText), for the loaded entries that have any. */
+  private readonly xattrs = new Map<string, string>();
   private readonly pendingFiles = new Map<
     string,
-    { stamp: FileStamp; content: StoredContent | undefined }
+    { stamp: FileStamp; content: StoredContent | undefined; entry: StampedEntry | undefined }
   >();
+  /** Entries whose stamp stays but whose recorded extended attributes are replaced. */
+  private readonly pendingXattrs = new Map<string, string>();
   private readonly pendingRemovals: string[] = [];
   private readonly pendingContents = new Map<string, StoredContent>();
   private readonly pendingCatalogs: CatalogRecord[] = [];
@@ -81,15 +99,25 @@ export class StateCache implements CatalogRecordCache {
       db.pragma('journal_mode = WAL');
       return db;
     });
-    this.onSpool(() =>
+    this.onSpool(() => this.migrate());
+  }
+
+  /** A cache: a spool of another layout is forgotten, not converted (one slower publish). */
+  private migrate(): void {
+    if (this.db.pragma('user_version', { simple: true }) === SCHEMA_VERSION) return;
+    this.db.transaction(() => {
+      for (const table of ['file_stamps', 'contents', 'catalogs', 'published', 'binding'])
+        this.db.exec(`DROP TABLE IF EXISTS ${table}`);
+      // Without rowid: the stamps of a tree are one range of the primary key, read in order.
       this.db.exec(`
-      CREATE TABLE IF NOT EXISTS file_stamps (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS published (id INTEGER PRIMARY KEY CHECK (id = 1), tree TEXT NOT NULL, root_catalog TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS binding (id INTEGER PRIMARY KEY CHECK (id = 1), storage_id TEXT NOT NULL, revision INTEGER NOT NULL, root_catalog TEXT NOT NULL);
-    `),
-    );
+      CREATE TABLE file_stamps (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL, xattrs TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+      CREATE TABLE contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
+      CREATE TABLE catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
+      CREATE TABLE published (id INTEGER PRIMARY KEY CHECK (id = 1), tree TEXT NOT NULL, root_catalog TEXT NOT NULL);
+      CREATE TABLE binding (id INTEGER PRIMARY KEY CHECK (id = 1), storage_id TEXT NOT NULL, revision INTEGER NOT NULL, root_catalog TEXT NOT NULL);
+    `);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   /** A full or unwritable spool is a storage error naming the spool, not a raw SQLite error. */
@@ -130,6 +158,7 @@ export class StateCache implements CatalogRecordCache {
         .run(binding.storageId, binding.revision, binding.rootCatalog);
     })();
     this.files.clear();
+    this.xattrs.clear();
     return row !== undefined || known > 0;
   }
 
@@ -143,6 +172,13 @@ export class StateCache implements CatalogRecordCache {
       .pluck()
       .get(sourceRoot) as string | undefined;
     if (own !== undefined) this.files.set(sourceRoot, own);
+    const withXattrs = this.db
+      .prepare(
+        "SELECT source, xattrs FROM file_stamps WHERE (source = ? OR (source > ? AND source < ?)) AND xattrs != ''",
+      )
+      .raw()
+      .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<[string, string]>;
+    for (const [source, xattrs] of withXattrs) this.xattrs.set(source, xattrs);
     const page = this.db
       .prepare(
         `SELECT max(source), group_concat(source || char(0) || stamp || char(0) || content, char(0))
@@ -176,13 +212,39 @@ export class StateCache implements CatalogRecordCache {
     return known !== undefined && knownAs(known, stamp);
   }
 
-  rememberFile(source: string, stamp: FileStamp, content: StoredContent): void {
-    this.pendingFiles.set(source, { stamp, content });
+  /**
+   * The extended attributes of a loaded entry when it was last published: still its own if its
+   * stamp is the same (any change of them changes the ctime, so the stamp).
+   */
+  recordedXattrs(source: string): Xattrs | undefined {
+    const text = this.xattrs.get(source);
+    return text === undefined ? undefined : decodeXattrs(Buffer.from(text, 'hex'));
+  }
+
+  /** `entry`'s extended attributes are recorded with the stamp, as they are when the spool is written. */
+  rememberFile(
+    source: string,
+    stamp: FileStamp,
+    content: StoredContent,
+    entry?: StampedEntry,
+  ): void {
+    this.pendingFiles.set(source, { stamp, content, entry });
   }
 
   /** The stamp of an entry that is not a regular file. */
-  rememberEntry(source: string, stamp: FileStamp): void {
-    this.pendingFiles.set(source, { stamp, content: undefined });
+  rememberEntry(source: string, stamp: FileStamp, entry?: StampedEntry): void {
+    this.pendingFiles.set(source, { stamp, content: undefined, entry });
+  }
+
+  /**
+   * Records the extended attributes of entries read afresh whose stamps stay: where the spool
+   * did not know them (they were not read at its last publish) it learns them now.
+   */
+  rememberXattrs(entries: Iterable<{ source: string; xattrs?: Xattrs }>): void {
+    for (const { source, xattrs } of entries) {
+      const text = xattrsText(xattrs);
+      if (text !== (this.xattrs.get(source) ?? '')) this.pendingXattrs.set(source, text);
+    }
   }
 
   /** Sources of the loaded tree for which `present` is false (entries removed since); forgotten at commit. */
@@ -248,6 +310,7 @@ export class StateCache implements CatalogRecordCache {
     this.onSpool(() => this.db.exec('COMMIT'));
     this.staged = false;
     this.pendingFiles.clear();
+    this.pendingXattrs.clear();
     this.pendingRemovals.length = 0;
     this.pendingContents.clear();
     this.pendingCatalogs.length = 0;
@@ -255,8 +318,9 @@ export class StateCache implements CatalogRecordCache {
 
   private writePending(published?: PublishedTree, binding?: SpoolBinding): void {
     const putFile = this.db.prepare(
-      'INSERT OR REPLACE INTO file_stamps (source, stamp, content) VALUES (?, ?, ?)',
+      'INSERT OR REPLACE INTO file_stamps (source, stamp, content, xattrs) VALUES (?, ?, ?, ?)',
     );
+    const putXattrs = this.db.prepare('UPDATE file_stamps SET xattrs = ? WHERE source = ?');
     const putContent = this.db.prepare(
       'INSERT OR REPLACE INTO contents (raw, content) VALUES (?, ?)',
     );
@@ -265,8 +329,14 @@ export class StateCache implements CatalogRecordCache {
     );
     const removeFile = this.db.prepare('DELETE FROM file_stamps WHERE source = ?');
     for (const source of this.pendingRemovals) removeFile.run(source);
-    for (const [source, { stamp, content }] of this.pendingFiles)
-      putFile.run(source, stamp, content === undefined ? '' : encodeContent(content));
+    for (const [source, text] of this.pendingXattrs) putXattrs.run(text, source);
+    for (const [source, { stamp, content, entry }] of this.pendingFiles)
+      putFile.run(
+        source,
+        stamp,
+        content === undefined ? '' : encodeContent(content),
+        xattrsText(entry?.xattrs),
+      );
     for (const [raw, content] of this.pendingContents) putContent.run(raw, JSON.stringify(content));
     for (const record of this.pendingCatalogs)
       putCatalog.run(record.hashHex, JSON.stringify(record));

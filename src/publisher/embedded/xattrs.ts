@@ -1,5 +1,7 @@
+import { xattrProblem } from '../../cvmfs/catalog/xattr.js';
 import { run } from '../../exec/index.js';
 import { UcvmError } from '../../errors.js';
+import type { TreeNode } from './tree.js';
 
 /** Undoes getfattr's octal escapes (`\012`, `\\`) in file names, byte by byte. */
 function unescapeName(text: string): string {
@@ -47,24 +49,13 @@ export function parseGetfattrDump(text: string): Map<string, Map<string, Buffer>
   return result;
 }
 
-/**
- * Extended attributes of every file below `root`, read by one `getfattr` process (one process
- * for the whole tree is far cheaper than a call per file). Symbolic links are not followed.
- */
-export async function readTreeXattrs(root: string): Promise<Map<string, Map<string, Buffer>>> {
+type XattrsBySource = Map<string, Map<string, Buffer>>;
+
+const GETFATTR = ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names'];
+
+async function getfattr(args: readonly string[]): Promise<XattrsBySource> {
   try {
-    const { stdout } = await run('getfattr', [
-      '-R',
-      '-P',
-      '-h',
-      '-d',
-      '-m',
-      '-',
-      '-e',
-      'hex',
-      '--absolute-names',
-      root,
-    ]);
+    const { stdout } = await run('getfattr', [...GETFATTR, ...args]);
     return parseGetfattrDump(stdout);
   } catch (error) {
     throw new UcvmError('TREE_INVALID', 'cannot read extended attributes of the tree', {
@@ -72,5 +63,49 @@ export async function readTreeXattrs(root: string): Promise<Map<string, Map<stri
         'getfattr (Debian package attr) is needed to publish extended attributes such as file capabilities; install it, or publish with --no-xattrs.',
       cause: error,
     });
+  }
+}
+
+/**
+ * Extended attributes of every file below `root`, read by one `getfattr` process (one process
+ * for the whole tree is far cheaper than a call per file). Symbolic links are not followed.
+ */
+export function readTreeXattrs(root: string): Promise<XattrsBySource> {
+  return getfattr(['-R', '-P', root]);
+}
+
+/** Bytes of paths given to one getfattr process, well below the kernel's limit on arguments. */
+const ARGUMENT_BYTES = 64 * 1024;
+
+/** Extended attributes of the given entries themselves (not of what is below them). */
+export async function readXattrsOf(sources: readonly string[]): Promise<XattrsBySource> {
+  const found: XattrsBySource = new Map();
+  for (let start = 0; start < sources.length;) {
+    let end = start;
+    for (let bytes = 0; end < sources.length && (end === start || bytes < ARGUMENT_BYTES); end++)
+      bytes += Buffer.byteLength(sources[end]!) + 1;
+    for (const [source, xattrs] of await getfattr(['--', ...sources.slice(start, end)]))
+      found.set(source, xattrs);
+    start = end;
+  }
+  return found;
+}
+
+/** Gives each node the attributes read for it, and adds what the format cannot hold to `problems`. */
+export function attachXattrs(
+  nodes: Iterable<TreeNode>,
+  read: ReadonlyMap<string, Map<string, Buffer>>,
+  problems: string[],
+): void {
+  if (read.size === 0) return;
+  for (const node of nodes) {
+    const found = read.get(node.source);
+    if (found === undefined) continue;
+    for (const [key, value] of found) {
+      const problem = xattrProblem(key, value);
+      if (problem !== undefined) problems.push(`${node.path || '/'}: ${problem}`);
+    }
+    if (found.size > 255) problems.push(`${node.path || '/'}: more than 255 extended attributes`);
+    node.xattrs = found;
   }
 }
