@@ -170,9 +170,10 @@ export class ContentWorkerPool {
       const id = this.nextId++;
       const check = { parts: 0, missing: [] as string[], resolve, reject };
       this.checks.set(id, check);
-      // Posted with the next dispatch, behind the files handed over meanwhile (a publish waits
-      // for its changed files first, and for the check only before it signs), a share to each
-      // worker there is then.
+      // Posted now, behind the files handed over before (a publish waits for its changed files
+      // first, and for the check only before it signs), a share to each worker there is then.
+      // Not on the next turn of the event loop: a publish busy building catalogs would hold
+      // the workers idle until its first wait for I/O.
       this.checksToPost.push(() => {
         const share = Math.ceil(names.length / this.workers.length);
         const parts = this.workers.filter((_, i) => i * share < names.length);
@@ -183,7 +184,7 @@ export class ContentWorkerPool {
           } satisfies WorkerRequest),
         );
       });
-      this.schedule();
+      this.dispatch();
     });
   }
 
