@@ -67,6 +67,15 @@ export function objectExistsSync(root: string, name: string): boolean {
  */
 const LIST_BYTES_PER_LOOKUP = 300;
 
+/** A directory's size; 0 if it cannot be read (its names are then looked for one by one, and missed). */
+function sizeOf(directory: string): number {
+  try {
+    return lstatSync(directory, { throwIfNoEntry: false })?.size ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** The regular files in a directory, or undefined if it cannot be listed. */
 function regularFilesIn(directory: string): Set<string> | undefined {
   try {
@@ -97,9 +106,8 @@ export function missingObjectsSync(root: string, names: readonly string[]): stri
   const missing: string[] = [];
   for (const [directory, inDirectory] of byDirectory) {
     const path = join(root, directory);
-    const size = lstatSync(path, { throwIfNoEntry: false })?.size ?? 0;
     const listed =
-      inDirectory.length * LIST_BYTES_PER_LOOKUP >= size ? regularFilesIn(path) : undefined;
+      inDirectory.length * LIST_BYTES_PER_LOOKUP >= sizeOf(path) ? regularFilesIn(path) : undefined;
     for (const name of inDirectory) {
       const found =
         listed === undefined
