@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isUcvmError } from '../../src/errors.js';
+import { isUcvmError, type UcvmError } from '../../src/errors.js';
 import { loadPublicKey } from '../../src/keys/index.js';
 import type { Logger } from '../../src/log.js';
 import { CvmfsServerPublisher } from '../../src/publisher/cvmfs-server/index.js';
@@ -170,4 +171,28 @@ describe.skipIf(skip !== undefined)('the cvmfs-server backend against a real str
     expect(tags).not.toContain('cernvm-system-1.3.0');
     expect((await publisher().state()).revision).toBe(published.revision);
   });
+
+  it('finds its own state while another repository of the host is half made', async () => {
+    // What a concurrent `cvmfs_server mkfs` leaves for a moment: a repository without server.conf,
+    // which makes `cvmfs_server list` fail.
+    const halfMade = `/etc/cvmfs/repositories.d/half-made-${randomBytes(4).toString('hex')}.test.local`;
+    mkdirSync(halfMade);
+    try {
+      const done = setTimeout(() => rmSync(halfMade, { recursive: true, force: true }), 700);
+      expect(await publisher().abortLeftover()).toBe(false);
+      clearTimeout(done);
+      mkdirSync(halfMade, { recursive: true });
+      // One that stays half made is reported, with what cvmfs_server said.
+      const error = await publisher()
+        .abortLeftover()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(isUcvmError(error, 'COMMAND_FAILED'), String(error)).toBe(true);
+      expect((error as UcvmError).details).toContain('server.conf');
+    } finally {
+      rmSync(halfMade, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

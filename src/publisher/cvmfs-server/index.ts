@@ -1,13 +1,14 @@
 import { readdir, lstat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TRUNK, TRUNK_PREVIOUS, type Tag } from '../../cvmfs/history.js';
 import { AUTOMATIC_TAGS, tagNameProblem } from '../../cvmfs/fqrn.js';
-import { UcvmError } from '../../errors.js';
+import { isUcvmError, UcvmError } from '../../errors.js';
 import { loadPublicKey } from '../../keys/index.js';
 import { silentLogger, type Logger, type Progress } from '../../log.js';
 import { openVerifiedRepository } from '../../reader/open.js';
 import { httpSource } from '../../reader/source.js';
-import { run } from '../../exec/index.js';
+import { run, type RunResult } from '../../exec/index.js';
 import type {
   CheckRequest,
   ImportResult,
@@ -21,6 +22,10 @@ import type {
 import { descriptionText, descriptionWord } from './description.js';
 import { serverCli, type ServerCli } from './server-cli.js';
 import { parseTagList } from './tags.js';
+
+/** `cvmfs_server list` is tried this often, waiting a little longer each time (see listRepositories). */
+const LIST_ATTEMPTS = 4;
+const LIST_RETRY_MS = 500;
 
 export interface CvmfsServerOptions {
   fqrn: string;
@@ -107,7 +112,7 @@ export class CvmfsServerPublisher implements Publisher {
 
   /** A transaction left open (a crashed run) is aborted; returns whether there was one. */
   async abortLeftover(): Promise<boolean> {
-    const { stdout } = await this.cli(['list']);
+    const { stdout } = await this.listRepositories();
     const line = stdout.split('\n').find((entry) => entry.startsWith(`${this.fqrn} `));
     if (line === undefined)
       throw new UcvmError('REPO_NOT_FOUND', `cvmfs_server does not know ${this.fqrn}`, {
@@ -117,6 +122,21 @@ export class CvmfsServerPublisher implements Publisher {
     this.logger.warn(`${this.fqrn}: a transaction was left open (an interrupted run); aborting it`);
     await this.cli(['abort', '-f', this.fqrn]);
     return true;
+  }
+
+  /**
+   * `cvmfs_server list`, tried again a few times: it fails while any repository of the host is
+   * half made (another `mkfs` under way has not written its server.conf yet).
+   */
+  private async listRepositories(): Promise<RunResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.cli(['list']);
+      } catch (error) {
+        if (attempt === LIST_ATTEMPTS || !isUcvmError(error, 'COMMAND_FAILED')) throw error;
+        await sleep(LIST_RETRY_MS * attempt);
+      }
+    }
   }
 
   async publish(request: PublishRequest, _progress?: Progress): Promise<PublishResult> {
