@@ -1,0 +1,26 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readXattrsOf } from '../../src/publisher/embedded/xattrs.js';
+import { tmpdir } from '../helpers/tmp.js';
+
+describe('reading the extended attributes of given entries', () => {
+  it('reads every entry given, over as many getfattr runs as their paths need', async () => {
+    const dir = await tmpdir();
+    // Long names, so that the paths pass the bytes one getfattr run is given several times.
+    const sources = Array.from({ length: 1500 }, (_, i) =>
+      path.join(dir, `${String(i).padStart(4, '0')}-${'n'.repeat(120)}`),
+    );
+    for (const source of sources) writeFileSync(source, '');
+    const marked = sources.filter((_, i) => i % 250 === 7);
+    for (const [i, source] of marked.entries())
+      execFileSync('setfattr', ['-n', 'user.mark', '-v', `m${i}`, source]);
+
+    const found = await readXattrsOf(sources);
+    expect([...found.keys()].sort()).toEqual([...marked].sort());
+    for (const [i, source] of marked.entries())
+      expect(found.get(source)?.get('user.mark')?.toString()).toBe(`m${i}`);
+    expect(await readXattrsOf([])).toEqual(new Map());
+  });
+});
