@@ -10,6 +10,8 @@ export type { StoredContent } from './content-pipeline.js';
 
 /** Bytes of new objects after which a flush is started in the background. */
 const WRITEBACK_BYTES = 32 * 1024 * 1024;
+/** Bytes of new objects left at the end below which no early flush is started (see writeback). */
+const WRITEBACK_TAIL_BYTES = 4 * 1024 * 1024;
 
 export interface ContentStats {
   files: number;
@@ -96,11 +98,14 @@ export class ContentStore {
   }
 
   /**
-   * Flushes every object written so far to disk (after any flush already under way). The
-   * commit flushes again; this one lets the disk work while the catalogs are built.
+   * Flushes the objects written so far to disk (after any flush already under way), unless they
+   * are only a few megabytes. The commit flushes everything again; this one lets the disk work
+   * while the catalogs are built.
    */
   async writeback(): Promise<void> {
     await this.flushing;
+    if (this.unflushed < WRITEBACK_TAIL_BYTES) return;
+    this.unflushed = 0;
     await this.storage.flush();
   }
 
