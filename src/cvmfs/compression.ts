@@ -31,21 +31,14 @@ const WINDOW = 32 * 1024;
 /** zlib's header for the default level and a 32 KiB window (RFC 1950: CMF 0x78, FLG 0x9c). */
 const ZLIB_HEADER = Buffer.from([0x78, 0x9c]);
 
-/** RFC 1950's Adler-32 checksum. */
-export function adler32(bytes: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  // zlib's NMAX: between two reductions the sums stay below 2^32.
-  for (let start = 0; start < bytes.length; start += 5552) {
-    const end = Math.min(start + 5552, bytes.length);
-    for (let i = start; i < end; i++) {
-      a += bytes[i]!;
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
-  }
-  return ((b << 16) | a) >>> 0;
+/**
+ * RFC 1950's Adler-32 checksum of `bytes`, computed by zlib on the thread pool: a stored zlib
+ * stream (level 0, a copy) ends with it. In JavaScript, a catalog of 3 MB took 10 to 30 ms of
+ * the main thread, while the parts were being deflated.
+ */
+export async function adler32(bytes: Uint8Array): Promise<number> {
+  const stored = await deflateAsync(bytes, { level: 0, chunkSize: outputRoom(bytes.length) });
+  return stored.readUInt32BE(stored.length - 4);
 }
 
 /**
@@ -70,9 +63,11 @@ export async function compressParallel(bytes: Buffer): Promise<Buffer> {
       }),
     );
   }
+  const checksum = adler32(bytes);
+  const deflated = await Promise.all(parts);
   const trailer = Buffer.alloc(4);
-  trailer.writeUInt32BE(adler32(bytes));
-  return Buffer.concat([ZLIB_HEADER, ...(await Promise.all(parts)), trailer]);
+  trailer.writeUInt32BE(await checksum);
+  return Buffer.concat([ZLIB_HEADER, ...deflated, trailer]);
 }
 
 export function decompress(bytes: Uint8Array): Buffer {
