@@ -26,14 +26,14 @@ export function entryChanges(
 ): { changedNodes: Set<TreeNode>; removed: string[] } {
   const changedNodes = new Set<TreeNode>();
   const changedDirectories = new Set<string>();
-  const present = new Set<string>();
+  const present: string[] = [];
   for (const node of walkTree(tree)) {
     // A catalog marker the publisher adds takes its directory's attributes.
     if (node.source === '') {
       if (changedDirectories.has(parentPath(node.path))) changedNodes.add(node);
       continue;
     }
-    present.add(node.source);
+    present.push(node.source);
     if (isRegular(node)) {
       if (changedFiles.has(node)) changedNodes.add(node);
       continue;
@@ -45,8 +45,6 @@ export function entryChanges(
       cache.rememberEntry(node.source, stamp, node);
     }
   }
-  const removed = cache
-    .removedEntries((source) => present.has(source))
-    .map((source) => source.slice(treeRoot.length));
+  const removed = cache.removedEntries(present).map((source) => source.slice(treeRoot.length));
   return { changedNodes, removed };
 }

@@ -247,10 +247,17 @@ export class StateCache implements CatalogRecordCache {
     }
   }
 
-  /** Sources of the loaded tree for which `present` is false (entries removed since); forgotten at commit. */
-  removedEntries(present: (source: string) => boolean): string[] {
+  /**
+   * Sources of the loaded tree that are not among `present` (entries removed since); forgotten
+   * at commit. When every loaded source is present (the common case), no set of them is made.
+   */
+  removedEntries(present: readonly string[]): string[] {
+    let known = 0;
+    for (const source of present) if (this.files.has(source)) known++;
+    if (known === this.files.size) return [];
+    const kept = new Set(present);
     const removed: string[] = [];
-    for (const source of this.files.keys()) if (!present(source)) removed.push(source);
+    for (const source of this.files.keys()) if (!kept.has(source)) removed.push(source);
     this.pendingRemovals.push(...removed);
     return removed;
   }
