@@ -370,6 +370,8 @@ async function readChangedXattrs(
   const problems: string[] = [];
   attachXattrs(fresh, await readXattrsOf(fresh.map((node) => node.source)), problems);
   if (problems.length > 0) throw treeInvalid(treeRoot, problems);
+  // Most trees have none: no walk over every entry then.
+  if (!cache.recordsXattrs) return;
   for (const node of sourcedNodes(tree))
     if (!changed.has(node)) node.xattrs = cache.recordedXattrs(node.source);
 }

@@ -212,6 +212,11 @@ export class StateCache implements CatalogRecordCache {
     return known !== undefined && knownAs(known, stamp);
   }
 
+  /** True if any loaded entry had extended attributes when last published. */
+  get recordsXattrs(): boolean {
+    return this.xattrs.size > 0;
+  }
+
   /**
    * The extended attributes of a loaded entry when it was last published: still its own if its
    * stamp is the same (any change of them changes the ctime, so the stamp).
