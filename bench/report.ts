@@ -1,7 +1,7 @@
 import { GOALS } from './goals.js';
 import type { Machine } from './machine.js';
 import { describeServerTiming } from './server-reference.js';
-import type { TreeGoals, TreeResult } from './measure.js';
+import { describeRuns, type TreeGoals, type TreeResult } from './measure.js';
 import type { BenchOptions } from './options.js';
 
 export interface ReportInput {
@@ -127,13 +127,13 @@ export function summarize(report: Report): string {
     }
     if (unchanged !== undefined)
       lines.push(
-        `    unchanged:              ${unchanged.seconds.toFixed(2)} s (${(unchanged.ratioToFull * 100).toFixed(1)}% of full)`,
+        `    unchanged:              ${unchanged.seconds.toFixed(2)} s (${(unchanged.ratioToFull * 100).toFixed(1)}% of full; median of ${describeRuns(unchanged)})`,
       );
     if (changed !== undefined && 'skipped' in changed)
       lines.push(`    1% changed:             skipped (${changed.skipped})`);
     else if (changed !== undefined) {
       lines.push(
-        `    1% changed:             ${changed.seconds.toFixed(2)} s, ${(changed.ratioToFull * 100).toFixed(1)}% of full (${mark(tree.goals.changedToFull.met)}, under 1 s: ${mark(tree.goals.changedSeconds.met)}), ` +
+        `    1% changed:             ${changed.seconds.toFixed(2)} s, ${(changed.ratioToFull * 100).toFixed(1)}% of full (${mark(tree.goals.changedToFull.met)}, under 1 s: ${mark(tree.goals.changedSeconds.met)}; median of ${describeRuns(changed)}), ` +
           `${changed.stats.objectsWritten} objects, ${changed.stats.catalogsWritten} catalogs written, ${changed.stats.catalogsReused} reused`,
         `    cvmfs_server 1%:        ${describeServerTiming(tree.server.changed)}`,
       );

@@ -28,7 +28,7 @@ async function benchGenerated(
     'generated',
     root,
     join(base, 'generated'),
-    () => changeFiles(tree, CHANGE_SHARE),
+    (round) => changeFiles(tree, CHANGE_SHARE, round),
     server,
   );
   return {

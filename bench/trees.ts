@@ -205,10 +205,13 @@ export interface Change {
   largest: number;
 }
 
-/** Rewrites `share` of the files (chosen deterministically) with new content of a similar size. */
-export async function changeFiles(tree: GeneratedTree, share: number): Promise<Change> {
-  const rng = createRng(CHANGE_SEED);
-  const pool = await buildPool(createRng(CHANGE_SEED + 1), 8 * MiB);
+/**
+ * Rewrites `share` of the files (chosen deterministically) with new content of a similar size;
+ * each `round` chooses other files and other content.
+ */
+export async function changeFiles(tree: GeneratedTree, share: number, round = 0): Promise<Change> {
+  const rng = createRng(CHANGE_SEED + 2 * round);
+  const pool = await buildPool(createRng(CHANGE_SEED + 2 * round + 1), 8 * MiB);
   const count = Math.max(1, Math.round(tree.files.length * share));
   const chosen = new Set<number>();
   while (chosen.size < count) chosen.add(rng.int(0, tree.files.length - 1));
