@@ -38,14 +38,10 @@ class ObjectSearch {
   constructor(private readonly content: ContentStore) {}
 
   add(node: TreeNode, stored: StoredContent): void {
-    if (stored.chunks === undefined) {
-      this.names.push(objectPath(stored.hash, ''));
+    const suffix = stored.chunks === undefined ? '' : 'P';
+    for (const hash of storedObjectHashes(stored)) {
+      this.names.push(objectPath(hash, suffix));
       this.nodes.push(node);
-    } else {
-      for (const chunk of stored.chunks) {
-        this.names.push(objectPath(chunk.hash, 'P'));
-        this.nodes.push(node);
-      }
     }
     if (this.names.length >= CHECK_BATCH) this.send();
   }
@@ -147,10 +143,8 @@ export class ContentFeed {
     if (this.firstFailure !== undefined) throw this.firstFailure.error;
     const lost = this.search?.lost() ?? Promise.resolve([]);
     lost.catch(() => undefined);
-    const writeback =
-      this.search === undefined || this.changed.length === 0
-        ? Promise.resolve()
-        : this.content.writeback();
+    // Nothing written (a dry run, no changed file) is nothing to flush: writeback() sees to it.
+    const writeback = this.content.writeback();
     // Awaited before the commit; a publish that fails before that must not leave it unhandled.
     writeback.catch(() => undefined);
     return { contents: this.contents, changed: this.changed, writeback, lost };
