@@ -79,6 +79,23 @@ describe('content-defined chunking', () => {
     }
   });
 
+  it('cuts where the full 32-bit hash would, whatever the width of the mask', () => {
+    // cutPoint keeps only the mask's bits of the hash; the streaming chunker keeps all 32.
+    const data = pseudoRandom(120_000, 23);
+    for (const bits of [1, 4, 9, 12, 31, 32]) {
+      const widths: ChunkingOptions = { minSize: 64, averageSize: 64 + 2 ** bits, maxSize: 20_000 };
+      const lengths: number[] = [];
+      for (let at = 0; at < data.length;) {
+        const window = data.subarray(at, at + widths.maxSize);
+        const cut = cutPoint(window, window.length, widths);
+        lengths.push(cut);
+        at += cut;
+      }
+      expect(lengths, `${bits} bits`).toEqual(chunkLengths(data, widths));
+      if (bits <= 12) expect(lengths.length, `${bits} bits`).toBeGreaterThan(5);
+    }
+  });
+
   it('returns no chunk for an empty stream and one for a short one', () => {
     expect(chunkLengths(Buffer.alloc(0), options)).toEqual([]);
     expect(chunkLengths(Buffer.alloc(500, 1), options)).toEqual([500]);
