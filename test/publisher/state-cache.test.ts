@@ -39,6 +39,45 @@ describe('the spool learns a revision only when it is published', () => {
     reopened.close();
   });
 
+  it('writes ahead only once allowed, and keeps what it wrote only when the publish commits', async () => {
+    const rows = (file: string): number => {
+      const db = new Database(file, { readonly: true });
+      const count = db.prepare('SELECT count(*) FROM file_stamps').pluck().get() as number;
+      db.close();
+      return count;
+    };
+    for (const outcome of ['committed', 'dropped'] as const) {
+      const file = path.join(await tmpdir(), 'state.db');
+      const cache = new StateCache(file);
+      const entry: { xattrs?: Map<string, Buffer> } = {};
+      cache.rememberFile('/tree/a', STAMP, CONTENT, entry);
+      cache.writeAhead(1);
+      // Not allowed yet: the entry's attributes may still come, and they do.
+      entry.xattrs = new Map([['user.a', Buffer.from('1')]]);
+      cache.allowWriteAhead();
+      cache.rememberFile('/tree/b', STAMP, CONTENT);
+      cache.writeAhead(3);
+      cache.rememberRawContent('raw-key', CONTENT);
+      cache.writeAhead(3);
+      // Written in this connection's open transaction: not yet seen from outside.
+      expect(rows(file)).toBe(0);
+      cache.rememberFile('/tree/c', STAMP, CONTENT);
+      if (outcome === 'committed') {
+        cache.stage({ tree: '/tree', rootCatalog: BINDING.rootCatalog }, BINDING);
+        cache.commitStaged();
+      }
+      cache.close();
+      expect(rows(file), outcome).toBe(outcome === 'committed' ? 3 : 0);
+      if (outcome === 'dropped') continue;
+      const reopened = new StateCache(file);
+      reopened.loadTree('/tree');
+      for (const source of ['/tree/a', '/tree/b', '/tree/c'])
+        expect(reopened.fileContent(source, STAMP), source).toEqual(CONTENT);
+      expect(reopened.recordedXattrs('/tree/a')).toEqual(new Map([['user.a', Buffer.from('1')]]));
+      reopened.close();
+    }
+  });
+
   it('loads every stamp below a tree, over several pages, and none beside it', async () => {
     const file = path.join(await tmpdir(), 'state.db');
     const cache = new StateCache(file);

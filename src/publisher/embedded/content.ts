@@ -12,6 +12,8 @@ export type { StoredContent } from './content-pipeline.js';
 const WRITEBACK_BYTES = 32 * 1024 * 1024;
 /** Bytes of new objects left at the end below which no early flush is started (see writeback). */
 const WRITEBACK_TAIL_BYTES = 4 * 1024 * 1024;
+/** Rows the spool writes at a time while the contents are stored (see StateCache.writeAhead). */
+const WRITE_AHEAD_ROWS = 1024;
 
 export interface ContentStats {
   files: number;
@@ -83,8 +85,10 @@ export class ContentStore {
     }
     const content = await pending;
     // Every name of the inode gets its stamp: the next publish must know each of them.
-    if (node.source !== '' && !this.options.dryRun)
+    if (node.source !== '' && !this.options.dryRun) {
       this.cache.rememberFile(node.source, stampOf(node), content, node);
+      this.cache.writeAhead(WRITE_AHEAD_ROWS);
+    }
     return content;
   }
 

@@ -194,6 +194,9 @@ async function publishRun(
     await feed.abandon(new Error('the scan of the tree failed'));
     throw error;
   }
+  // The entries' extended attributes are final once the scan has read them: the spool may
+  // write what it learns while the rest of the contents are stored.
+  if (!xattrsOfChanges) cache.allowWriteAhead();
   const mountpoints = partitionTree(tree, context.partition);
   for (const marker of addAutoCatalogMarkers(tree, mountpoints)) feed.add(marker);
   const stored = await feed.finish();

@@ -90,13 +90,21 @@ export class StateCache implements CatalogRecordCache {
   private readonly pendingRemovals: string[] = [];
   private readonly pendingContents = new Map<string, StoredContent>();
   private readonly pendingCatalogs: CatalogRecord[] = [];
+  /** A transaction is open: rows written ahead (see writeAhead), or everything staged. */
+  private inTransaction = false;
   private staged = false;
+  private writesAhead = false;
+  /** Why writing ahead failed: the spool then learns nothing this run (see stage). */
+  private aheadFailed: Error | undefined;
 
   constructor(private readonly path: string) {
     this.db = this.onSpool(() => {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       const db = new Database(path);
       db.pragma('journal_mode = WAL');
+      // A commit lost to a power failure leaves the spool at an earlier binding, which the next
+      // publish sees and forgets (see bind): durability would only cost a flush per publish.
+      db.pragma('synchronous = NORMAL');
       return db;
     });
     this.onSpool(() => this.migrate());
@@ -300,19 +308,42 @@ export class StateCache implements CatalogRecordCache {
   }
 
   /**
+   * From now on, what this run learns may be written as it comes (see writeAhead): the entries
+   * remembered so far and later are final, their extended attributes included.
+   */
+  allowWriteAhead(): void {
+    this.writesAhead = true;
+  }
+
+  /**
+   * Writes the stamps and raw contents learned so far, once there are at least `rows` of them
+   * and writing ahead is allowed, into the transaction that `stage()` completes: a full publish
+   * writes most of the spool while the workers store the contents, not after.
+   */
+  writeAhead(rows: number): void {
+    if (!this.writesAhead || this.pendingFiles.size + this.pendingContents.size < rows) return;
+    try {
+      this.onSpool(() => {
+        this.begin();
+        this.writeLearned();
+      });
+    } catch (error) {
+      // Not the publish's failure: stage() reports it, and the spool is only slower next time.
+      this.writesAhead = false;
+      this.aheadFailed = error as Error;
+    }
+  }
+
+  /**
    * Writes what this run learned in a transaction left open, so that the writing can overlap
    * the storage's flush: `commitStaged()` keeps it once the publish has succeeded, `close()`
    * without it drops it.
    */
   stage(published?: PublishedTree, binding?: SpoolBinding): void {
+    if (this.aheadFailed !== undefined) throw this.aheadFailed;
     this.onSpool(() => {
-      this.db.exec('BEGIN');
-      try {
-        this.writePending(published, binding);
-      } catch (error) {
-        this.db.exec('ROLLBACK');
-        throw error;
-      }
+      this.begin();
+      this.writePending(published, binding);
       this.staged = true;
     });
   }
@@ -320,28 +351,27 @@ export class StateCache implements CatalogRecordCache {
   commitStaged(): void {
     if (!this.staged) return;
     this.onSpool(() => this.db.exec('COMMIT'));
+    this.inTransaction = false;
     this.staged = false;
-    this.pendingFiles.clear();
     this.pendingXattrs.clear();
     this.pendingRemovals.length = 0;
-    this.pendingContents.clear();
     this.pendingCatalogs.length = 0;
   }
 
-  private writePending(published?: PublishedTree, binding?: SpoolBinding): void {
+  private begin(): void {
+    if (this.inTransaction) return;
+    this.db.exec('BEGIN');
+    this.inTransaction = true;
+  }
+
+  /** The stamps and raw contents learned, written and forgotten here. */
+  private writeLearned(): void {
     const putFile = this.db.prepare(
       'INSERT OR REPLACE INTO file_stamps (source, stamp, content, xattrs) VALUES (?, ?, ?, ?)',
     );
-    const putXattrs = this.db.prepare('UPDATE file_stamps SET xattrs = ? WHERE source = ?');
     const putContent = this.db.prepare(
       'INSERT OR REPLACE INTO contents (raw, content) VALUES (?, ?)',
     );
-    const putCatalog = this.db.prepare(
-      'INSERT OR REPLACE INTO catalogs (hash, record) VALUES (?, ?)',
-    );
-    const removeFile = this.db.prepare('DELETE FROM file_stamps WHERE source = ?');
-    for (const source of this.pendingRemovals) removeFile.run(source);
-    for (const [source, text] of this.pendingXattrs) putXattrs.run(text, source);
     for (const [source, { stamp, content, entry }] of this.pendingFiles)
       putFile.run(
         source,
@@ -350,6 +380,19 @@ export class StateCache implements CatalogRecordCache {
         xattrsText(entry?.xattrs),
       );
     for (const [raw, content] of this.pendingContents) putContent.run(raw, JSON.stringify(content));
+    this.pendingFiles.clear();
+    this.pendingContents.clear();
+  }
+
+  private writePending(published?: PublishedTree, binding?: SpoolBinding): void {
+    const putXattrs = this.db.prepare('UPDATE file_stamps SET xattrs = ? WHERE source = ?');
+    const putCatalog = this.db.prepare(
+      'INSERT OR REPLACE INTO catalogs (hash, record) VALUES (?, ?)',
+    );
+    const removeFile = this.db.prepare('DELETE FROM file_stamps WHERE source = ?');
+    for (const source of this.pendingRemovals) removeFile.run(source);
+    for (const [source, text] of this.pendingXattrs) putXattrs.run(text, source);
+    this.writeLearned();
     for (const record of this.pendingCatalogs)
       putCatalog.run(record.hashHex, JSON.stringify(record));
     this.db.prepare('DELETE FROM published').run();
@@ -393,9 +436,9 @@ export class StateCache implements CatalogRecordCache {
     })();
   }
 
-  /** Closes the cache; what was staged and not committed is dropped. */
+  /** Closes the cache; what was written ahead or staged and not committed is dropped. */
   close(): void {
-    if (this.staged) this.db.exec('ROLLBACK');
+    if (this.inTransaction) this.db.exec('ROLLBACK');
     this.db.close();
   }
 }
