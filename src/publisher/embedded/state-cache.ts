@@ -172,7 +172,7 @@ export class StateCache implements CatalogRecordCache {
 
   /**
    * Loads the stamps below one source tree. They come as one string per page of rows (a row
-   * each made an array and two strings), split here at NUL, which no path holds.
+   * each made an array and two strings), split here at NUL, which no path or stamp holds.
    */
   loadTree(sourceRoot: string): void {
     const own = this.db
@@ -187,9 +187,10 @@ export class StateCache implements CatalogRecordCache {
       .raw()
       .all(sourceRoot, `${sourceRoot}/`, `${sourceRoot}0`) as Array<[string, string]>;
     for (const [source, xattrs] of withXattrs) this.xattrs.set(source, xattrs);
+    // Each row comes as source, NUL, then `<stamp>\n<content>` as the map keeps it.
     const page = this.db
       .prepare(
-        `SELECT max(source), group_concat(source || char(0) || stamp || char(0) || content, char(0))
+        `SELECT max(source), group_concat(source || char(0) || stamp || char(10) || content, char(0))
          FROM (SELECT source, stamp, content FROM file_stamps WHERE source > ? AND source < ?
                ORDER BY source LIMIT ${LOAD_PAGE_ROWS})`,
       )
@@ -200,8 +201,7 @@ export class StateCache implements CatalogRecordCache {
       const [last, rows] = page.get(after, `${sourceRoot}0`) as [string | null, string | null];
       if (last === null || rows === null) return;
       const fields = rows.split('\0');
-      for (let i = 0; i + 2 < fields.length; i += 3)
-        this.files.set(fields[i]!, `${fields[i + 1]!}\n${fields[i + 2]!}`);
+      for (let i = 0; i + 1 < fields.length; i += 2) this.files.set(fields[i]!, fields[i + 1]!);
       after = last;
     }
   }
