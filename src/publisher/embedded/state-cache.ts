@@ -90,8 +90,6 @@ export class StateCache implements CatalogRecordCache {
   private readonly pendingRemovals: string[] = [];
   private readonly pendingContents = new Map<string, StoredContent>();
   private readonly pendingCatalogs: CatalogRecord[] = [];
-  /** A transaction is open: rows written ahead (see writeAhead), or everything staged. */
-  private inTransaction = false;
   private staged = false;
   private writesAhead = false;
   /** Why writing ahead failed: the spool then learns nothing this run (see stage). */
@@ -103,7 +101,8 @@ export class StateCache implements CatalogRecordCache {
       const db = new Database(path);
       db.pragma('journal_mode = WAL');
       // A commit lost to a power failure leaves the spool at an earlier binding, which the next
-      // publish sees and forgets (see bind): durability would only cost a flush per publish.
+      // publish sees and forgets (see bind); a lost forgetObjects is caught by the existence
+      // checks of every publish. Durability would only cost a flush per publish.
       db.pragma('synchronous = NORMAL');
       return db;
     });
@@ -351,17 +350,15 @@ export class StateCache implements CatalogRecordCache {
   commitStaged(): void {
     if (!this.staged) return;
     this.onSpool(() => this.db.exec('COMMIT'));
-    this.inTransaction = false;
     this.staged = false;
     this.pendingXattrs.clear();
     this.pendingRemovals.length = 0;
     this.pendingCatalogs.length = 0;
   }
 
+  /** Opens the transaction that holds rows written ahead and the staged rest, once. */
   private begin(): void {
-    if (this.inTransaction) return;
-    this.db.exec('BEGIN');
-    this.inTransaction = true;
+    if (!this.db.inTransaction) this.db.exec('BEGIN');
   }
 
   /** The stamps and raw contents learned, written and forgotten here. */
@@ -436,9 +433,12 @@ export class StateCache implements CatalogRecordCache {
     })();
   }
 
-  /** Closes the cache; what was written ahead or staged and not committed is dropped. */
+  /**
+   * Closes the cache; what was written ahead or staged and not committed is dropped (SQLite may
+   * have rolled it back already, after a failed write).
+   */
   close(): void {
-    if (this.inTransaction) this.db.exec('ROLLBACK');
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
     this.db.close();
   }
 }
