@@ -2,7 +2,6 @@ import { countRows, type CounterSet } from '../../cvmfs/catalog/counters.js';
 import type { CatalogEntry } from '../../cvmfs/catalog/entry.js';
 import { S_IFBLK, S_IFCHR, S_IFMT } from '../../cvmfs/catalog/entry.js';
 import { hashFromHex } from '../../cvmfs/hash.js';
-import type { StoredContent } from './content-pipeline.js';
 import { isDirectory, isRegular, type TreeNode } from './tree.js';
 
 /** The nodes of one catalog: its root, everything below it, and child mount points (as transition rows). */
@@ -18,7 +17,6 @@ export function catalogNodes(mount: TreeNode, mountpoints: ReadonlySet<string>):
 
 export interface EntryContext {
   mountpoints: ReadonlySet<string>;
-  contents: ReadonlyMap<TreeNode, StoredContent>;
 }
 
 /**
@@ -83,7 +81,7 @@ function toEntry(
     if (node === mount && node.path !== '') entry.nestedRoot = true;
     if (node !== mount && context.mountpoints.has(node.path)) entry.nestedMountpoint = true;
   } else if (isRegular(node)) {
-    const content = context.contents.get(node)!;
+    const content = node.content!;
     entry.compression = content.compression;
     if (content.chunks !== undefined) {
       entry.chunks = content.chunks.map((chunk) => ({
@@ -109,18 +107,14 @@ function toEntry(
 }
 
 /** `selfCounters` of the rows `toEntries` makes of `nodes`, without making them. */
-export function countNodes(
-  nodes: readonly TreeNode[],
-  contents: ReadonlyMap<TreeNode, StoredContent>,
-  nestedCount: number,
-): CounterSet {
+export function countNodes(nodes: readonly TreeNode[], nestedCount: number): CounterSet {
   return countRows(
     nodes,
     (node) => ({
       mode: node.mode,
       size: node.size,
       hasXattrs: node.xattrs !== undefined && node.xattrs.size > 0,
-      chunks: (isRegular(node) ? contents.get(node)?.chunks?.length : undefined) ?? 0,
+      chunks: (isRegular(node) ? node.content?.chunks?.length : undefined) ?? 0,
     }),
     nestedCount,
   );

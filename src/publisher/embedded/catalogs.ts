@@ -6,7 +6,6 @@ import { patchCatalog, writeCatalog, type CatalogProperties } from '../../cvmfs/
 import type { HashAlgorithm } from '../../cvmfs/hash.js';
 import type { CatalogRecord } from '../../reader/catalog-tree.js';
 import { catalogNodes, countNodes, toEntries } from './catalog-entries.js';
-import type { StoredContent } from './content-pipeline.js';
 import { isDirectory, isRegular, type TreeNode } from './tree.js';
 
 /**
@@ -25,7 +24,6 @@ export interface KnownChanges {
 export interface CatalogBuildInput {
   tree: TreeNode;
   mountpoints: ReadonlySet<string>;
-  contents: ReadonlyMap<TreeNode, StoredContent>;
   /** The previous revision's catalogs, by mount point. */
   previous: ReadonlyMap<string, CatalogRecord>;
   revision: number;
@@ -141,7 +139,7 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
           input,
           (node) => rewrite.has(node) || (isRegular(node) && node.nlink > 1),
         );
-        counters = { self: countNodes(nodes, input.contents, nested.length), subtree };
+        counters = { self: countNodes(nodes, nested.length), subtree };
         try {
           bytes = patchCatalog(base, {
             mountpoint: mount.path,

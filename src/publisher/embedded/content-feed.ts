@@ -5,9 +5,8 @@ import type { ContentStore, StoredContent } from './content.js';
 import { storedObjectHashes } from './state-cache.js';
 import type { TreeNode } from './tree.js';
 
-/** The content of every regular file of a tree, once the feed is finished. */
+/** What the feed did, once it is finished: every regular file of the tree then has its `content`. */
 export interface StoredContents {
-  contents: Map<TreeNode, StoredContent>;
   /** Files whose content was stored (read) by this publish; the rest came from the stamps. */
   changed: TreeNode[];
   /**
@@ -79,7 +78,6 @@ class ObjectSearch {
  * signed.
  */
 export class ContentFeed {
-  private readonly contents = new Map<TreeNode, StoredContent>();
   private readonly changed: TreeNode[] = [];
   private readonly search: ObjectSearch | undefined;
   private readonly jobs: Array<Promise<unknown>> = [];
@@ -101,13 +99,13 @@ export class ContentFeed {
     this.bytes += node.size;
     const known = this.content.unchanged(node);
     if (known !== undefined) {
-      this.contents.set(node, known);
+      node.content = known;
       this.search?.add(node, known);
       return;
     }
     this.changed.push(node);
     const job = this.content.content(node).then(
-      (stored) => void this.contents.set(node, stored),
+      (stored) => void (node.content = stored),
       (error: unknown) => {
         // The first failure stops the work: queued files fail at once, started ones finish.
         if (this.firstFailure === undefined) {
@@ -147,7 +145,7 @@ export class ContentFeed {
     const writeback = this.content.writeback();
     // Awaited before the commit; a publish that fails before that must not leave it unhandled.
     writeback.catch(() => undefined);
-    return { contents: this.contents, changed: this.changed, writeback, lost };
+    return { changed: this.changed, writeback, lost };
   }
 }
 
@@ -177,13 +175,13 @@ export async function restoreLost(
   let differs = false;
   for (const node of lost) {
     const again = await content.content(node);
-    if (!sameContent(again, stored.contents.get(node)!)) {
-      stored.contents.set(node, again);
+    if (!sameContent(again, node.content!)) {
+      node.content = again;
       differs = true;
     }
   }
   const search = new ObjectSearch(content);
-  for (const node of lost) search.add(node, stored.contents.get(node)!);
+  for (const node of lost) search.add(node, node.content!);
   const still = await search.lost();
   if (still.length > 0)
     throw new UcvmError(

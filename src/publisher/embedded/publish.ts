@@ -213,7 +213,6 @@ async function publishRun(
     buildCatalogs({
       tree,
       mountpoints,
-      contents: stored.contents,
       previous: catalogsBefore,
       revision,
       now: publishedAt,

@@ -1,4 +1,5 @@
 import type { Xattrs } from '../../cvmfs/catalog/xattr.js';
+import type { StoredContent } from './content-pipeline.js';
 
 /** What the publisher needs to know of one file of the source tree. */
 export interface TreeNode {
@@ -21,6 +22,8 @@ export interface TreeNode {
   xattrs?: Xattrs;
   /** Directories only: entries sorted by name (byte order). */
   children?: TreeNode[];
+  /** Regular files only: where the content is stored, once the content feed knows it. */
+  content?: StoredContent;
 }
 
 export function isDirectory(node: TreeNode): boolean {
