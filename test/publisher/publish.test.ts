@@ -81,6 +81,26 @@ describe('publishing revisions', () => {
     expect(listObjectFiles(repo.storage).length).toBe(objectsBefore + 4);
   });
 
+  it('reuses the unchanged nested catalogs of a tree the spool does not know, by tree digest', async () => {
+    const repo = await makeRepo();
+    const tree = await tmpdir(sampleTree());
+    const full = await repo.publisher.publish({ tree, tag: 'full' });
+    expect(full.stats.catalogsWritten).toBe(6);
+    // Another source: no stamps describe it, so every catalog is compared with its previous
+    // version by digest, and the digests the first publish did not record are computed then.
+    const copy = path.join(await tmpdir(), 'copy');
+    execFileSync('cp', ['-a', tree, copy]);
+    writeFileSync(path.join(copy, 'pkg3/lib/file7.txt'), 'changed\n');
+    const again = await repo.publisher.publish({ tree: copy, tag: 'copy' });
+    expect(again.stats.unchangedFiles).toBe(0);
+    expect(again.stats.catalogsWritten).toBe(2);
+    expect(again.stats.catalogsReused).toBe(4);
+    const repository = await Repository.open(directorySource(repo.storage));
+    const snapshot = await repository.snapshot('copy');
+    expect((await snapshot.readFile('/pkg3/lib/file7.txt')).toString()).toBe('changed\n');
+    repository.close();
+  });
+
   it('does not recompress content it has stored before, even from a fresh tree', async () => {
     const repo = await makeRepo();
     const content = sampleTree();

@@ -37,6 +37,13 @@ export interface CatalogBuildInput {
    * catalog is compared with its previous version by tree digest (slower: every row is made).
    */
   changes?: KnownChanges;
+  /**
+   * Where no changes are given, every catalog gets its tree digest, the root's included (to
+   * compare the tree with a tag's). Otherwise only a nested catalog that is compared with its
+   * previous version gets one; the others record none (`''`), which describeCatalogTree
+   * computes when a later publish needs it.
+   */
+  rootDigest?: boolean;
   /** Told when a catalog could not be patched (it is then written afresh). */
   patchFailed?(mountpoint: string, error: Error): void;
 }
@@ -159,12 +166,13 @@ export async function buildCatalogs(input: CatalogBuildInput): Promise<CatalogBu
     if (bytes === undefined) {
       const entries = toEntries(nodes, input);
       counters = { self: selfCounters(entries, nested.length), subtree };
-      if (changes === undefined) {
+      const compared = mount.path !== '' && previous !== undefined;
+      if (changes === undefined && (compared || input.rootDigest === true)) {
         digest = catalogTreeDigest(
           entries,
           new Map(children.map((child) => [child.mountpoint, child.digest])),
         );
-        if (mount.path !== '' && previous !== undefined && previous.digest === digest) {
+        if (compared && previous.digest === digest) {
           reused++;
           records.push(previous);
           return previous;

@@ -218,6 +218,8 @@ async function publishRun(
       now: publishedAt,
       ttl: context.ttl,
       algorithm: context.algorithm,
+      // Checking an existing tag compares the trees by digest.
+      rootDigest: run.immutableTag !== undefined,
       store: (bytes) =>
         putMetadataObject(context, bytes, 'C', { dryRun: run.dryRun, written: run.written }),
       ...(changes && {
