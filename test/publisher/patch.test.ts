@@ -223,11 +223,13 @@ describe('patched catalogs', () => {
     const mine = await catalogFiles(repo, 'patched', path.join(work, 'mine'));
     const theirs = await catalogFiles(freshRepo, 'patched', path.join(work, 'theirs'));
     expect(contentOf(mine.get('')!)).toEqual(contentOf(theirs.get('')!));
-    // An attribute set or changed changes the stamp: read afresh.
+    // An attribute set or changed changes the stamp: read afresh, with the changed files (read
+    // as soon as the scan is done) and with the other changed entries (the directory, after).
     setfattr('d/plain', 'new');
     setfattr('cap', 'two');
+    setfattr('d', 'dir2');
     expect((await repo.publisher.publish({ tree, tag: 'changed' })).stats.catalogsPatched).toBe(1);
-    expect(await marks('changed')).toEqual({ cap: 'two', d: 'dir', plain: 'new' });
+    expect(await marks('changed')).toEqual({ cap: 'two', d: 'dir2', plain: 'new' });
     // A value the format cannot hold, set since the last publish, is refused as in a full scan.
     setfattr('d/plain', 'x'.repeat(300));
     const refused = await repo.publisher.publish({ tree, tag: 'refused' }).then(

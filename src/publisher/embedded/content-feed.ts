@@ -94,6 +94,11 @@ export class ContentFeed {
     if (!dryRun) this.search = new ObjectSearch(content);
   }
 
+  /** The files handed over so far whose content is being stored (not known from the stamps). */
+  get changedSoFar(): readonly TreeNode[] {
+    return this.changed;
+  }
+
   /** A regular file of the tree, or a synthetic one the publisher added (no source). */
   add(node: TreeNode): void {
     this.bytes += node.size;

@@ -197,12 +197,18 @@ async function publishRun(
   // The entries' extended attributes are final once the scan has read them: the spool may
   // write what it learns while the rest of the contents are stored.
   if (!xattrsOfChanges) cache.allowWriteAhead();
+  // The changed files' attributes are read while the contents are finished and the other
+  // changes are looked for (a file rewritten in place is most of what changes).
+  const filesRead = xattrsOfChanges ? readXattrsAhead(feed.changedSoFar) : undefined;
+  // Awaited below; a publish that fails before that must not leave it unhandled.
+  filesRead?.catch(() => undefined);
   const mountpoints = partitionTree(tree, context.partition);
   for (const marker of addAutoCatalogMarkers(tree, mountpoints)) feed.add(marker);
   const stored = await feed.finish();
 
   const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(stored.changed), cache);
-  if (xattrsOfChanges) await readChangedXattrs(tree, treeRoot, changedNodes, cache);
+  if (filesRead !== undefined)
+    await readChangedXattrs(tree, treeRoot, changedNodes, cache, await filesRead);
   else if (context.xattrs) cache.rememberXattrs(sourcedNodes(tree));
   const previous = await describeCatalogTree(base.repository, previousManifest.rootCatalog, cache, {
     digests: !knowsChanges,
@@ -360,19 +366,38 @@ function* sourcedNodes(tree: TreeNode): Generator<TreeNode> {
   for (const node of walkTree(tree)) if (node.source !== '') yield node;
 }
 
+/** Extended attributes read ahead of the others: of which entries, and what they have. */
+interface XattrsRead {
+  of: ReadonlySet<TreeNode>;
+  found: Awaited<ReturnType<typeof readXattrsOf>>;
+}
+
+/** Reads the attributes of `nodes` (as they are now) in the background; see readChangedXattrs. */
+function readXattrsAhead(nodes: readonly TreeNode[]): Promise<XattrsRead> {
+  const of = new Set(nodes.filter((node) => node.source !== ''));
+  return readXattrsOf([...of].map((node) => node.source)).then((found) => ({ of, found }));
+}
+
 /**
- * The extended attributes of the entries whose stamps changed are read; the others keep what
- * the spool recorded at the last publish (any change of them changes the ctime, so the stamp).
+ * The extended attributes of the entries whose stamps changed are read (those in `ahead`
+ * were); the others keep what the spool recorded at the last publish (any change of them
+ * changes the ctime, so the stamp).
  */
 async function readChangedXattrs(
   tree: TreeNode,
   treeRoot: string,
   changed: ReadonlySet<TreeNode>,
   cache: StateCache,
+  ahead: XattrsRead,
 ): Promise<void> {
   const fresh = [...changed].filter((node) => node.source !== '');
+  const rest = fresh.filter((node) => !ahead.of.has(node));
+  const found =
+    rest.length === 0
+      ? ahead.found
+      : new Map([...ahead.found, ...(await readXattrsOf(rest.map((node) => node.source)))]);
   const problems: string[] = [];
-  attachXattrs(fresh, await readXattrsOf(fresh.map((node) => node.source)), problems);
+  attachXattrs(fresh, found, problems);
   if (problems.length > 0) throw treeInvalid(treeRoot, problems);
   // Most trees have none: no walk over every entry then.
   if (!cache.recordsXattrs) return;
