@@ -7,8 +7,6 @@ import type { TreeNode } from './tree.js';
 
 /** What the feed did, once it is finished: every regular file of the tree then has its `content`. */
 export interface StoredContents {
-  /** Files whose content was stored (read) by this publish; the rest came from the stamps. */
-  changed: TreeNode[];
   /**
    * Flushes the new objects to disk, started as the content is done so that the disk writes
    * while the catalogs are built (the commit's own flush then has little left); awaited before
@@ -94,8 +92,11 @@ export class ContentFeed {
     if (!dryRun) this.search = new ObjectSearch(content);
   }
 
-  /** The files handed over so far whose content is being stored (not known from the stamps). */
-  get changedSoFar(): readonly TreeNode[] {
+  /**
+   * The files handed over so far whose content is stored (read) by this publish; the others'
+   * came from the stamps.
+   */
+  get changedFiles(): readonly TreeNode[] {
     return this.changed;
   }
 
@@ -150,7 +151,7 @@ export class ContentFeed {
     const writeback = this.content.writeback();
     // Awaited before the commit; a publish that fails before that must not leave it unhandled.
     writeback.catch(() => undefined);
-    return { changed: this.changed, writeback, lost };
+    return { writeback, lost };
   }
 }
 

@@ -199,14 +199,14 @@ async function publishRun(
   if (!xattrsOfChanges) cache.allowWriteAhead();
   // The changed files' attributes are read while the contents are finished and the other
   // changes are looked for (a file rewritten in place is most of what changes).
-  const filesRead = xattrsOfChanges ? readXattrsAhead(feed.changedSoFar) : undefined;
+  const filesRead = xattrsOfChanges ? readXattrsAhead(feed.changedFiles) : undefined;
   // Awaited below; a publish that fails before that must not leave it unhandled.
   filesRead?.catch(() => undefined);
   const mountpoints = partitionTree(tree, context.partition);
   for (const marker of addAutoCatalogMarkers(tree, mountpoints)) feed.add(marker);
+  // The other changes are known from the stamps: looked for while the workers finish.
+  const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(feed.changedFiles), cache);
   const stored = await feed.finish();
-
-  const { changedNodes, removed } = entryChanges(tree, treeRoot, new Set(stored.changed), cache);
   if (filesRead !== undefined)
     await readChangedXattrs(tree, treeRoot, changedNodes, cache, await filesRead);
   else if (context.xattrs) cache.rememberXattrs(sourcedNodes(tree));
