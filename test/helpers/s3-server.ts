@@ -2,7 +2,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
 import type { S3StorageOptions } from '../../src/storage/s3/storage.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -43,7 +44,19 @@ interface KoaContext {
 type Next = () => Promise<void>;
 
 interface PutStore {
-  putObject(object: { content: unknown }): Promise<unknown>;
+  putObject(object: {
+    bucket: string;
+    key: string;
+    content: unknown;
+    metadata: Record<string, string>;
+  }): Promise<{ size: number; md5: string }>;
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(
+    bucket: string,
+    key: string,
+    metadata: Record<string, string>,
+    md5: string,
+  ): Promise<void>;
 }
 
 /** The whole body of a request, or a rejection if the writer went away before sending it all. */
@@ -61,17 +74,31 @@ function wholeBody(request: NodeJS.ReadableStream & { complete?: boolean }): Pro
   });
 }
 
+let temporaries = 0;
+
 /**
- * S3 stores an object whole or not at all; s3rver streams a PUT's body straight into the
- * object's file, so a writer killed mid-body would leave a piece of it there (or hold the key
- * for ever). Bodies are read whole here first, and a cut one is refused.
+ * S3 stores an object whole or not at all, and a read sees one version whole. s3rver streams a
+ * PUT's body straight into the object's file, in place, and answers before the file is written:
+ * a writer killed mid-body would leave a piece of it there (or hold the key for ever), and a
+ * read right after a PUT could find the file empty. Here a body is read whole first (a cut one
+ * is refused), written to a temporary file and renamed over the object's before the PUT is
+ * answered: a read sees the old bytes or the new ones.
  */
 function atomicPuts(store: PutStore): void {
-  const putObject = store.putObject.bind(store);
   store.putObject = async (object) => {
-    if (!Buffer.isBuffer(object.content) && object.content !== undefined)
-      object.content = await wholeBody(object.content as NodeJS.ReadableStream);
-    return putObject(object);
+    const content = Buffer.isBuffer(object.content)
+      ? object.content
+      : object.content === undefined
+        ? Buffer.alloc(0)
+        : await wholeBody(object.content as NodeJS.ReadableStream);
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(path.dirname(objectPath), { recursive: true });
+    const temporary = `${objectPath}.${process.pid}.${++temporaries}.writing`;
+    await writeFile(temporary, content);
+    await rename(temporary, objectPath);
+    const md5 = createHash('md5').update(content).digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: content.length, md5 };
   };
 }
 
@@ -79,8 +106,8 @@ function atomicPuts(store: PutStore): void {
  * A real S3 protocol server on 127.0.0.1 (the npm package s3rver, its objects in a temp
  * directory). s3rver honours conditions only on reads; AWS S3 (and this helper, in front of
  * s3rver) also honours them on writes: `If-None-Match: *` and `If-Match: <etag>` on PUT, which
- * ucvm's lease and commit rely on. Conditional writes to one key are serialised here, so two
- * racing writers see what they would see on S3: one 200, one 412.
+ * ucvm's lease and commit rely on. Writes to one key are serialised here, so two racing
+ * conditional writers see what they would see on S3: one 200, one 412.
  */
 export async function startS3Server(): Promise<S3TestServer> {
   // Not helpers/tmp.ts (it needs vitest): the benchmark runs this server too.
@@ -94,20 +121,25 @@ export async function startS3Server(): Promise<S3TestServer> {
     const ifMatch = ctx.headers['if-match'];
     const match = /^\/([^/]+)\/(.+)$/.exec(ctx.path);
     const isWrite = ctx.method === 'PUT' && !/(^|&)(partNumber|uploadId)=/.test(ctx.querystring);
-    if (!isWrite || match === null || (ifNoneMatch === undefined && ifMatch === undefined))
-      return next();
+    if (!isWrite || match === null) return next();
     const [, bucket, key] = match as unknown as [string, string, string];
     const id = `${bucket}/${decodeURIComponent(key)}`;
+    // Every write of a key waits for the one before: a conditional write's check and its write
+    // are then one step, as on S3, with no other write landing between them.
     while (busy.has(id)) await busy.get(id);
     let done!: () => void;
     busy.set(id, new Promise<void>((resolve) => (done = resolve)));
     try {
-      const object = await ctx.store.getObject(bucket, decodeURIComponent(key));
+      const object =
+        ifNoneMatch === undefined && ifMatch === undefined
+          ? undefined
+          : await ctx.store.getObject(bucket, decodeURIComponent(key));
       object?.content?.destroy();
       const etag = object?.metadata['etag'];
       const failed =
-        (ifNoneMatch === '*' && object !== null) ||
-        (ifMatch !== undefined && (object === null || (ifMatch !== '*' && ifMatch !== etag)));
+        object !== undefined &&
+        ((ifNoneMatch === '*' && object !== null) ||
+          (ifMatch !== undefined && (object === null || (ifMatch !== '*' && ifMatch !== etag))));
       if (failed) {
         ctx.status = 412;
         ctx.set('content-type', 'application/xml');
@@ -166,7 +198,15 @@ export async function startS3Server(): Promise<S3TestServer> {
       ).store.putBucket(name);
     },
     async close() {
-      await (server as unknown as { close(): Promise<void> }).close();
+      const http = server as unknown as {
+        close(): Promise<void>;
+        httpServer?: { closeAllConnections(): void };
+      };
+      const closed = http.close();
+      // Kept-alive connections (a client left renewing a lease after a failed test) would hold
+      // the close for ever.
+      http.httpServer?.closeAllConnections();
+      await closed;
       await rm(directory, { recursive: true, force: true });
     },
   };
