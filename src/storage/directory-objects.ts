@@ -67,6 +67,12 @@ export function objectExistsSync(root: string, name: string): boolean {
  */
 const LIST_BYTES_PER_LOOKUP = 300;
 
+/** The 256 directories objects are kept in: `data/00/` … `data/ff/`. */
+export const OBJECT_DIRECTORIES: readonly string[] = Array.from(
+  { length: 256 },
+  (_, i) => `data/${i.toString(16).padStart(2, '0')}/`,
+);
+
 /** A directory's size; 0 if it cannot be read (its names are then looked for one by one, and missed). */
 function sizeOf(directory: string): number {
   try {
@@ -88,33 +94,60 @@ function regularFilesIn(directory: string): Set<string> | undefined {
   }
 }
 
-/**
- * The names among `names` that are not objects (regular files) under `root`. Where many names
- * fall in one directory (a republish checks every object of a tree), the directory is listed
- * once instead: 256 listings in place of tens of thousands of lookups. A directory much larger
- * than the names asked of it (an old repository with millions of objects) is not listed; its
- * size tells.
- */
-export function missingObjectsSync(root: string, names: readonly string[]): string[] {
-  const byDirectory = new Map<string, string[]>();
+/** Object names grouped by their directory (`data/ab/`), in the order first seen. */
+function byDirectory(names: readonly string[]): Map<string, string[]> {
+  const grouped = new Map<string, string[]>();
   for (const name of names) {
     const directory = name.slice(0, name.lastIndexOf('/') + 1);
-    const inDirectory = byDirectory.get(directory);
-    if (inDirectory === undefined) byDirectory.set(directory, [name]);
+    const inDirectory = grouped.get(directory);
+    if (inDirectory === undefined) grouped.set(directory, [name]);
     else inDirectory.push(name);
   }
-  const missing: string[] = [];
-  for (const [directory, inDirectory] of byDirectory) {
-    const path = join(root, directory);
-    const listed =
-      inDirectory.length * LIST_BYTES_PER_LOOKUP >= sizeOf(path) ? regularFilesIn(path) : undefined;
-    for (const name of inDirectory) {
-      const found =
-        listed === undefined
-          ? objectExistsSync(root, name)
-          : listed.has(name.slice(directory.length));
-      if (!found) missing.push(name);
-    }
+  return grouped;
+}
+
+/**
+ * Looks for objects under `root`. Where many names fall in one directory (a republish checks
+ * every object of a tree), the directory is listed once instead: 256 listings in place of tens
+ * of thousands of lookups. A directory much larger than the names asked of it (an old
+ * repository with millions of objects) is not listed; its size tells.
+ *
+ * A listing is kept for later questions, and may be made ahead (`listAhead`) while there is
+ * nothing else to do. A name it holds was a regular file when it was listed; objects are not
+ * removed while a publish holds the repository's lock, so it still is. A name it lacks may have
+ * been written since: that one is looked up.
+ */
+export class ObjectLookup {
+  /** Directory (`data/ab/`) → its regular files, or undefined where it could not be listed. */
+  private readonly listings = new Map<string, Set<string> | undefined>();
+
+  constructor(private readonly root: string) {}
+
+  /** Lists `directory` now if `expected` names will be asked of it and that is cheaper. */
+  listAhead(directory: string, expected: number): void {
+    if (this.listings.has(directory)) return;
+    const path = join(this.root, directory);
+    if (expected * LIST_BYTES_PER_LOOKUP >= sizeOf(path))
+      this.listings.set(directory, regularFilesIn(path));
   }
-  return missing;
+
+  /** The names among `names` that are not objects (regular files). */
+  missing(names: readonly string[]): string[] {
+    const missing: string[] = [];
+    for (const [directory, inDirectory] of byDirectory(names)) {
+      this.listAhead(directory, inDirectory.length);
+      const listed = this.listings.get(directory);
+      for (const name of inDirectory) {
+        const found =
+          listed?.has(name.slice(directory.length)) === true || objectExistsSync(this.root, name);
+        if (!found) missing.push(name);
+      }
+    }
+    return missing;
+  }
+}
+
+/** The names among `names` that are not objects (regular files) under `root`; see ObjectLookup. */
+export function missingObjectsSync(root: string, names: readonly string[]): string[] {
+  return new ObjectLookup(root).missing(names);
 }

@@ -3,7 +3,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { objectPath } from '../../src/cvmfs/hash.js';
+import { ContentWorkerPool } from '../../src/publisher/embedded/content-pool.js';
+import { DirectoryStorage } from '../../src/storage/directory.js';
 import { dryPool } from '../helpers/content-pool.js';
+import { tmpdir } from '../helpers/tmp.js';
 
 function objectHash(bytes: Buffer): string {
   return createHash('sha1').update(deflateSync(bytes)).digest('hex');
@@ -53,6 +57,46 @@ describe('the content worker pool', () => {
       );
       // One batch holds at most 4 MiB: the large file alone, then the medium and the small one.
       expect(done).toEqual(['large', 'medium', 'small']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('answers object checks from the listings one worker made ahead, and sees objects written since', async () => {
+    const dir = await tmpdir();
+    const root = path.join(dir, 'r.example.org');
+    const storage = new DirectoryStorage(root);
+    await storage.prepare();
+    const pool = new ContentWorkerPool(
+      {
+        target: { kind: 'directory', root },
+        algorithm: 'sha1',
+        compression: 'zlib',
+        chunking: undefined,
+        dryRun: false,
+        statePath: path.join(dir, 'none.db'),
+      },
+      2,
+    );
+    try {
+      const store = (i: number): Promise<string> => {
+        const file = path.join(dir, `f${i}`);
+        const bytes = Buffer.from(`file ${i}\n`);
+        writeFileSync(file, bytes);
+        return pool
+          .storeFile(file, bytes.length)
+          .then((outcome) => objectPath(outcome.content.hash, ''));
+      };
+      // Enough objects that each of the 256 directories is worth listing rather than looking up.
+      const before = await Promise.all(Array.from({ length: 4000 }, (_, i) => store(i)));
+      expect(pool.size).toBe(2);
+      pool.listAhead(before.length);
+      expect(await pool.missing(before)).toEqual([]);
+      // Written after its directory was listed: found by a lookup of its own.
+      const after = `${before[0]!.slice(0, 'data/xx/'.length)}${'1'.repeat(38)}`;
+      expect(await storage.putIfAbsent(after, Buffer.from('x'))).toBe(true);
+      const absent = objectPath('0'.repeat(40), '');
+      expect(await pool.missing([...before, after, absent])).toEqual([absent]);
     } finally {
       await pool.close();
     }

@@ -21,7 +21,8 @@ export interface StoredContents {
  * Objects looked for in one message to the workers. A tree of fewer files sends them all at once
  * when the scan is done (the workers look while the catalogs are built): each of the 256 object
  * directories then holds enough of them that a worker lists it once instead of looking its names
- * up one by one (see missingObjectsSync); a larger tree sends batches this large as it goes.
+ * up one by one (see ObjectLookup); a larger tree sends batches this large as it goes, and the
+ * worker that listed the directories answers them all from its listings.
  */
 const CHECK_BATCH = 32768;
 

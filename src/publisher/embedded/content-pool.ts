@@ -95,6 +95,8 @@ export class ContentWorkerPool {
   private nextId = 0;
   private scheduled = false;
   private readonly checksToPost: Array<() => void> = [];
+  /** The worker that lists the object directories ahead, if one was asked to (see listAhead). */
+  private lister: Worker | undefined;
   private failure: Error | undefined;
   private cancelled: Error | undefined;
   private closing = false;
@@ -160,8 +162,20 @@ export class ContentWorkerPool {
   }
 
   /**
+   * Tells the workers that about `expected` object names will be looked for (see `missing`):
+   * the first worker then lists the object directories where that is cheaper than looking the
+   * names up, in the time it has between files, and later answers every check from its listings.
+   */
+  listAhead(expected: number): void {
+    if (this.failure !== undefined || this.lister !== undefined) return;
+    this.lister = this.workers[0]!;
+    this.lister.postMessage({ listAhead: { expected } } satisfies WorkerRequest);
+  }
+
+  /**
    * The names among `names` that do not exist in the storage the workers write to, looked up
-   * by every worker at once (a share each) beside the files they store.
+   * beside the files they store: by the worker that listed the object directories ahead, else by
+   * every worker at once (a share each).
    */
   missing(names: readonly string[]): Promise<string[]> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -171,12 +185,14 @@ export class ContentWorkerPool {
       const check = { parts: 0, missing: [] as string[], resolve, reject };
       this.checks.set(id, check);
       // Posted now, behind the files handed over before (a publish waits for its changed files
-      // first, and for the check only before it signs), a share to each worker there is then.
+      // first, and for the check only before it signs): to the worker with the listings, else a
+      // share to each worker there is then.
       // Not on the next turn of the event loop: a publish busy building catalogs would hold
       // the workers idle until its first wait for I/O.
       this.checksToPost.push(() => {
-        const share = Math.ceil(names.length / this.workers.length);
-        const parts = this.workers.filter((_, i) => i * share < names.length);
+        const workers = this.lister === undefined ? this.workers : [this.lister];
+        const share = Math.ceil(names.length / workers.length);
+        const parts = workers.filter((_, i) => i * share < names.length);
         check.parts = parts.length;
         parts.forEach((worker, i) =>
           worker.postMessage({

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { missingObjectsSync } from '../../storage/directory-objects.js';
+import { OBJECT_DIRECTORIES, ObjectLookup } from '../../storage/directory-objects.js';
 import {
   ContentPipeline,
   PipelineError,
@@ -31,18 +31,44 @@ function failureOf(error: unknown, job: ContentJob): JobFailure {
     : { message: (error as Error).message, path: job.source, phase: 'internal' };
 }
 
-/** What the pool sends: files to store, or object names to look for in the target. */
-export type WorkerRequest = { files: ContentJob[] } | { check: { id: number; names: string[] } };
+/**
+ * What the pool sends: files to store, object names to look for in the target, or how many
+ * names it will ask for later (the object directories are then listed while the worker is idle).
+ */
+export type WorkerRequest =
+  | { files: ContentJob[] }
+  | { check: { id: number; names: string[] } }
+  | { listAhead: { expected: number } };
 
 /** What a worker answers: one result per file, in order; or the names it did not find. */
 export type WorkerReply = { files: BatchResult } | { check: { id: number; missing: string[] } };
 
 const options = workerData as PipelineOptions;
 const pipeline = new ContentPipeline(options);
+const objects = options.target === undefined ? undefined : new ObjectLookup(options.target.root);
+
+/**
+ * Lists the object directories one per turn of the event loop, so that files sent meanwhile
+ * are stored first; a check asked before the end lists what it needs itself.
+ */
+function listAhead(expected: number): void {
+  const perDirectory = expected / OBJECT_DIRECTORIES.length;
+  let next = 0;
+  const step = (): void => {
+    objects?.listAhead(OBJECT_DIRECTORIES[next++]!, perDirectory);
+    if (next < OBJECT_DIRECTORIES.length) setImmediate(step);
+  };
+  setImmediate(step);
+}
+
 parentPort!.on('message', (request: WorkerRequest) => {
+  if ('listAhead' in request) {
+    listAhead(request.listAhead.expected);
+    return;
+  }
   if ('check' in request) {
     const { id, names } = request.check;
-    const missing = missingObjectsSync(options.target!.root, names);
+    const missing = objects!.missing(names);
     parentPort!.postMessage({ check: { id, missing } } satisfies WorkerReply);
     return;
   }

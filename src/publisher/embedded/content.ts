@@ -102,6 +102,16 @@ export class ContentStore {
   }
 
   /**
+   * About `expected` objects will be looked for (those of the files unchanged since the last
+   * publish): where the workers write to a directory, one of them lists the object directories
+   * ahead, between files (see ContentWorkerPool.listAhead).
+   */
+  expectChecks(expected: number): void {
+    if (this.options.target === undefined || this.options.dryRun || expected === 0) return;
+    this.start().listAhead(expected);
+  }
+
+  /**
    * Flushes the objects written so far to disk (after any flush already under way), unless they
    * are only a few megabytes. The commit flushes everything again; this one lets the disk work
    * while the catalogs are built.

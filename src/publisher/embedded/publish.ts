@@ -179,7 +179,8 @@ async function publishRun(
     ? base.repository.inflatedObject(previousManifest.rootCatalog, 'C').catch(() => undefined)
     : undefined;
   // The stamps are known before the scan: files go to the workers as the scan finds them.
-  cache.loadTree(treeRoot);
+  // The objects of the files they describe are looked for before signing.
+  content.expectChecks(cache.loadTree(treeRoot));
   // Extended attributes changed only where stamps did: those alone are read, after the scan.
   const xattrsOfChanges = context.xattrs && knowsChanges;
   const feed = new ContentFeed(content, contentProgress, run.dryRun);

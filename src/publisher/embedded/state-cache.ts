@@ -172,8 +172,9 @@ export class StateCache implements CatalogRecordCache {
   /**
    * Loads the stamps below one source tree. They come as one string per page of rows (a row
    * each made an array and two strings), split here at NUL, which no path or stamp holds.
+   * Returns how many entries are known.
    */
-  loadTree(sourceRoot: string): void {
+  loadTree(sourceRoot: string): number {
     const own = this.db
       .prepare('SELECT stamp || char(10) || content FROM file_stamps WHERE source = ?')
       .pluck()
@@ -198,7 +199,7 @@ export class StateCache implements CatalogRecordCache {
     let after = `${sourceRoot}/`;
     for (;;) {
       const [last, rows] = page.get(after, `${sourceRoot}0`) as [string | null, string | null];
-      if (last === null || rows === null) return;
+      if (last === null || rows === null) return this.files.size;
       const fields = rows.split('\0');
       for (let i = 0; i + 1 < fields.length; i += 2) this.files.set(fields[i]!, fields[i + 1]!);
       after = last;
