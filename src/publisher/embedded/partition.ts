@@ -1,6 +1,7 @@
 import { isDirectory, isRegular, nameOf, type TreeNode } from './tree.js';
 
 export const CATALOG_MARKER = '.cvmfscatalog';
+const MARKER_PATH_END = `/${CATALOG_MARKER}`;
 
 export interface PartitionOptions {
   /** Split a catalog that holds more entries than this (the server's autocatalog maximum). */
@@ -23,12 +24,13 @@ export function partitionTree(root: TreeNode, options: PartitionOptions): Set<st
   const stack: TreeNode[] = [root];
   while (stack.length > 0) {
     const node = stack.pop()!;
-    if (!isDirectory(node)) continue;
     directories.push(node);
     for (const child of node.children ?? []) {
-      parents.set(child, node);
-      stack.push(child);
-      if (isRegular(child) && nameOf(child.path) === CATALOG_MARKER) mountpoints.add(node.path);
+      if (isDirectory(child)) {
+        parents.set(child, node);
+        stack.push(child);
+      } else if (isRegular(child) && child.path.endsWith(MARKER_PATH_END))
+        mountpoints.add(node.path);
     }
   }
 
@@ -103,7 +105,6 @@ export function addAutoCatalogMarkers(
   const stack: TreeNode[] = [root];
   while (stack.length > 0) {
     const node = stack.pop()!;
-    if (!isDirectory(node)) continue;
     const children = node.children ?? [];
     if (
       node.path !== '' &&
@@ -135,7 +136,7 @@ export function addAutoCatalogMarkers(
       );
       node.children = children;
     }
-    stack.push(...children);
+    for (const child of children) if (isDirectory(child)) stack.push(child);
   }
   return added;
 }
