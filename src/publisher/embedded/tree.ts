@@ -34,6 +34,10 @@ export function isRegular(node: TreeNode): boolean {
   return (node.mode & 0o170000) === 0o100000;
 }
 
+export function isSymlink(node: TreeNode): boolean {
+  return (node.mode & 0o170000) === 0o120000;
+}
+
 /** Depth-first, parents before children, in name order. */
 export function* walkTree(node: TreeNode): Generator<TreeNode> {
   const stack: TreeNode[] = [node];
