@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
+import { nativeDirectoryLister } from '../src/publisher/embedded/directory-listing.js';
 
 export interface Machine {
   nproc: number;
@@ -10,6 +11,8 @@ export interface Machine {
   kernel: string;
   /** The libuv thread pool runs zlib compression; its size bounds the parallel compressions. */
   uvThreadpoolSize: number;
+  /** How the publisher's scan reads directories: the native addon, or node:fs where it is not built. */
+  scanLister: 'native' | 'node:fs';
 }
 
 export async function describeMachine(): Promise<Machine> {
@@ -23,5 +26,6 @@ export async function describeMachine(): Promise<Machine> {
     platform: `${process.platform}-${process.arch}`,
     kernel: os.release(),
     uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+    scanLister: nativeDirectoryLister === undefined ? 'node:fs' : 'native',
   };
 }

@@ -100,7 +100,7 @@ const GOAL_LABELS: Record<keyof TreeGoals, string> = {
 /** A few lines for people (stderr). */
 export function summarize(report: Report): string {
   const lines = [
-    `\npublish benchmark (${report.machine.nproc} cores, ${report.machine.cpuModel}, node ${report.machine.node})`,
+    `\npublish benchmark (${report.machine.nproc} cores, ${report.machine.cpuModel}, node ${report.machine.node}, scan: ${report.machine.scanLister} lister)`,
   ];
   for (const tree of report.trees) {
     const mb = tree.inventory.bytes / 1e6;
