@@ -194,8 +194,8 @@ static napi_value list_directory(napi_env env, napi_callback_info info) {
     closedir(directory);
     return NULL;
   }
-  memset(data, 0, bytes);
   char *at = data;
+  if (bytes > 0) memset(at, 0, bytes);
   for (size_t i = 0; i < count; i++) {
     int64_t fields[FIELDS] = {0};
     fields[FIELD_NAME_LENGTH] = (int64_t)entries[i].length;
