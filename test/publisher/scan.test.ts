@@ -101,7 +101,35 @@ describe('the native directory lister', () => {
   );
 });
 
+describe('the native directory lister, where it cannot list', () => {
+  it.runIf(nativeDirectoryLister !== undefined)(
+    'does not follow a symbolic link in place of the directory it lists',
+    async () => {
+      const root = await tmpdir({ 'real/file': 'x' });
+      symlinkSync(path.join(root, 'real'), path.join(root, 'swapped'));
+      const node = (await scanTree(root, { xattrs: false })).children!.find(
+        (child) => child.path === '/real',
+      )!;
+      // As if the directory had been replaced by a link after the scan found it.
+      const swapped = { ...node, path: '/swapped', source: path.join(root, 'swapped') };
+      expect(() => nativeDirectoryLister!(swapped, [])).toThrow(
+        expect.objectContaining({ code: 'ENOTDIR' }),
+      );
+      expect(fsLister(node, []).map((child) => child.path)).toEqual(['/real/file']);
+    },
+  );
+});
+
 describe.each(listers)('the scan of a tree through %s', (_label, lister) => {
+  it.runIf(lister !== undefined)(
+    'throws the error code of a directory that cannot be listed',
+    async () => {
+      const root = await tmpdir();
+      const gone = { ...(await scanTree(root, { xattrs: false })), source: `${root}/gone` };
+      expect(() => lister!(gone, [])).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    },
+  );
+
   it.runIf(lister !== undefined)(
     'lists every directory in the byte order of its names, ASCII or not',
     async () => {
