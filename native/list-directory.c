@@ -6,9 +6,12 @@
  * src/publisher/embedded/directory-listing.ts, which reads the Buffer, and falls back to
  * node:fs where this addon is not built).
  *
- * Layout, native byte order, every field 8 bytes (see FIELD_* below), per entry:
- *   FIELDS header words, then the name's bytes, padded with zeros to a multiple of 8.
- * An entry whose lstat failed carries the errno and no stat fields.
+ * listDirectory(source, path) returns [records, strings]. The records, native byte order, every
+ * field 8 bytes (see FIELD_* below), per entry: FIELDS header words, then the name's bytes,
+ * padded with zeros to a multiple of 8. An entry whose lstat failed carries the errno and no stat
+ * fields. For an entry with FLAG_STRINGS, strings[3i .. 3i+2] are its source path (`source`/name),
+ * its repository path (`path`/name) and its stamp (see stampOf in state-cache.ts), made here as
+ * flat strings, so that the scan neither joins nor formats them.
  *
  * The directory is opened without following a symbolic link in its place (O_NOFOLLOW): the
  * scan found a directory there, and something swapped in since is refused, not followed.
@@ -19,6 +22,7 @@
 #include <fcntl.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,6 +54,11 @@ enum {
 #define FLAG_CTIME_WIDE 2
 /* The name holds a line break (\n or \r), which the format cannot. */
 #define FLAG_LINE_BREAK 4
+/* strings[3i .. 3i+2] hold the entry's source, path and stamp. */
+#define FLAG_STRINGS 8
+
+/* Whole numbers JavaScript holds exactly: a stamp made here prints them as it would. */
+#define EXACT_IN_JS (1ULL << 53)
 
 typedef struct {
   char *name;
@@ -150,25 +159,72 @@ static entry *read_names(DIR *directory, size_t *count) {
   }
 }
 
-static napi_value list_directory(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
-    napi_throw_type_error(env, NULL, "listDirectory(path) takes one path");
+/* A JavaScript string argument as a new C string; NULL (an exception pending) if it is none. */
+static char *string_argument(napi_env env, napi_value value, size_t *length) {
+  if (napi_get_value_string_utf8(env, value, NULL, 0, length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "listDirectory(source, path) takes two strings");
     return NULL;
   }
-  size_t path_length;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &path_length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "listDirectory(path): the path must be a string");
+  char *text = malloc(*length + 1);
+  if (text == NULL) {
+    throw_errno(env, ENOMEM, "listDirectory");
     return NULL;
   }
-  char *path = malloc(path_length + 1);
-  if (path == NULL) return throw_errno(env, ENOMEM, "listDirectory");
-  napi_get_value_string_utf8(env, argv[0], path, path_length + 1, NULL);
+  napi_get_value_string_utf8(env, value, text, *length + 1, NULL);
+  return text;
+}
 
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+/*
+ * The stamp of an entry, as stampOf in state-cache.ts prints it from the node's fields; 0 where a
+ * field is beyond what a JavaScript number holds exactly (the scan then prints it itself).
+ */
+static int format_stamp(char *stamp, size_t room, const int64_t *fields) {
+  if ((fields[FIELD_FLAGS] & FLAG_CTIME_WIDE) != 0 ||
+      (uint64_t)fields[FIELD_SIZE] >= EXACT_IN_JS || (uint64_t)fields[FIELD_NLINK] >= EXACT_IN_JS ||
+      (uint64_t)fields[FIELD_RDEV] >= EXACT_IN_JS)
+    return 0;
+  int length = snprintf(stamp, room, "%lld:%lld:%lld:%lld:%lld.%lld:%lld:%llu:%llu:%lld:%lld",
+                        (long long)fields[FIELD_MODE], (long long)fields[FIELD_UID],
+                        (long long)fields[FIELD_GID], (long long)fields[FIELD_SIZE],
+                        (long long)fields[FIELD_MTIME_SEC], (long long)fields[FIELD_MTIME_NSEC],
+                        (long long)fields[FIELD_CTIME_NS], (unsigned long long)fields[FIELD_INO],
+                        (unsigned long long)fields[FIELD_DEV], (long long)fields[FIELD_NLINK],
+                        (long long)fields[FIELD_RDEV]);
+  return length > 0 && (size_t)length < room ? length : 0;
+}
+
+/* `prefix`/`name` as a new JavaScript string, through `scratch`; 0 on failure. */
+static int joined(napi_env env, char *scratch, const char *prefix, size_t prefix_length,
+                  const entry *name, napi_value *result) {
+  memcpy(scratch, prefix, prefix_length);
+  scratch[prefix_length] = '/';
+  memcpy(scratch + prefix_length + 1, name->name, name->length);
+  return napi_create_string_utf8(env, scratch, prefix_length + 1 + name->length, result) ==
+         napi_ok;
+}
+
+/* Sets strings[3i .. 3i+2] for a plain entry (ASCII name, stat fields JavaScript holds exactly). */
+static int set_strings(napi_env env, napi_value strings, size_t i, char *scratch,
+                       const char *source, size_t source_length, const char *path,
+                       size_t path_length, const entry *name, const int64_t *fields) {
+  char stamp[256];
+  int stamp_length = format_stamp(stamp, sizeof stamp, fields);
+  if (stamp_length == 0) return 0;
+  napi_value values[3];
+  if (!joined(env, scratch, source, source_length, name, &values[0]) ||
+      !joined(env, scratch, path, path_length, name, &values[1]) ||
+      napi_create_string_latin1(env, stamp, (size_t)stamp_length, &values[2]) != napi_ok)
+    return 0;
+  for (uint32_t k = 0; k < 3; k++)
+    if (napi_set_element(env, strings, (uint32_t)(3 * i + k), values[k]) != napi_ok) return 0;
+  return 1;
+}
+
+/* The listing of one directory; see the top of this file. */
+static napi_value list(napi_env env, const char *source, size_t source_length, const char *path,
+                       size_t path_length) {
+  int fd = open(source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int error = errno;
-  free(path);
   if (fd < 0) return throw_errno(env, error, "cannot open the directory");
   DIR *directory = fdopendir(fd);
   if (directory == NULL) {
@@ -185,14 +241,23 @@ static napi_value list_directory(napi_env env, napi_callback_info info) {
   }
   qsort(entries, count, sizeof *entries, by_bytes);
 
-  size_t bytes = 0;
-  for (size_t i = 0; i < count; i++) bytes += FIELDS * sizeof(int64_t) + padded(entries[i].length);
+  size_t bytes = 0, longest = 0;
+  for (size_t i = 0; i < count; i++) {
+    bytes += FIELDS * sizeof(int64_t) + padded(entries[i].length);
+    if (entries[i].length > longest) longest = entries[i].length;
+  }
+  /* The source prefix is "" for the root of the file system, whose entries are "/name". */
+  if (source_length == 1 && source[0] == '/') source_length = 0;
+  size_t prefix = source_length > path_length ? source_length : path_length;
+  char *scratch = malloc(prefix + 1 + longest + 1);
   void *data;
-  napi_value buffer;
-  if (napi_create_buffer(env, bytes, &data, &buffer) != napi_ok) {
+  napi_value buffer, strings, result;
+  if (scratch == NULL || napi_create_buffer(env, bytes, &data, &buffer) != napi_ok ||
+      napi_create_array_with_length(env, 3 * count, &strings) != napi_ok) {
+    free(scratch);
     free_entries(entries, count);
     closedir(directory);
-    return NULL;
+    return scratch == NULL ? throw_errno(env, ENOMEM, "listDirectory") : NULL;
   }
   char *at = data;
   if (bytes > 0) memset(at, 0, bytes);
@@ -201,18 +266,49 @@ static napi_value list_directory(napi_env env, napi_callback_info info) {
     fields[FIELD_NAME_LENGTH] = (int64_t)entries[i].length;
     fields[FIELD_FLAGS] = flags_of(entries[i].name, entries[i].length);
     struct stat st;
-    if (fstatat(dirfd(directory), entries[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    if (fstatat(dirfd(directory), entries[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       fill(fields, &st);
-    else
+      if ((fields[FIELD_FLAGS] & (FLAG_NOT_ASCII | FLAG_LINE_BREAK)) == 0 &&
+          set_strings(env, strings, i, scratch, source, source_length, path, path_length,
+                      &entries[i], fields))
+        fields[FIELD_FLAGS] |= FLAG_STRINGS;
+    } else {
       fields[FIELD_ERRNO] = errno;
+    }
     memcpy(at, fields, sizeof fields);
     at += sizeof fields;
     memcpy(at, entries[i].name, entries[i].length);
     at += padded(entries[i].length);
   }
+  free(scratch);
   free_entries(entries, count);
   closedir(directory);
-  return buffer;
+  if (napi_create_array_with_length(env, 2, &result) != napi_ok ||
+      napi_set_element(env, result, 0, buffer) != napi_ok ||
+      napi_set_element(env, result, 1, strings) != napi_ok)
+    return NULL;
+  return result;
+}
+
+static napi_value list_directory(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) {
+    napi_throw_type_error(env, NULL, "listDirectory(source, path) takes two strings");
+    return NULL;
+  }
+  size_t source_length, path_length;
+  char *source = string_argument(env, argv[0], &source_length);
+  if (source == NULL) return NULL;
+  char *path = string_argument(env, argv[1], &path_length);
+  if (path == NULL) {
+    free(source);
+    return NULL;
+  }
+  napi_value result = list(env, source, source_length, path, path_length);
+  free(source);
+  free(path);
+  return result;
 }
 
 NAPI_MODULE_INIT() {

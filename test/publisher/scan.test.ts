@@ -18,6 +18,7 @@ import {
 } from '../../src/publisher/embedded/directory-listing.js';
 import { isUcvmError, type UcvmError } from '../../src/errors.js';
 import { scanTree } from '../../src/publisher/embedded/scan.js';
+import { stampOfFields } from '../../src/publisher/embedded/state-cache.js';
 import { nameOf, walkTree, type TreeNode } from '../../src/publisher/embedded/tree.js';
 import { tmpdir } from '../helpers/tmp.js';
 
@@ -68,9 +69,12 @@ async function everyKindOfEntry(): Promise<string> {
   return root;
 }
 
-/** Every field of every node, children as their paths: what two scans must agree on. */
+/**
+ * Every field of every node, children as their paths: what two scans must agree on. The stamp
+ * the native lister makes is left out here, and checked against the fields (see below).
+ */
 function flatten(tree: TreeNode): Array<Record<string, unknown>> {
-  return [...walkTree(tree)].map(({ children, ...fields }) => ({
+  return [...walkTree(tree)].map(({ children, stamp: _stamp, ...fields }) => ({
     ...fields,
     children: children?.map((child) => child.path),
   }));
@@ -93,6 +97,14 @@ describe('the native directory lister', () => {
       const viaFs = await scanTree(root, { xattrs: false, lister: fsLister });
       const viaNative = await scanTree(root, { xattrs: false, lister: nativeDirectoryLister });
       expect(flatten(viaNative)).toEqual(flatten(viaFs));
+      // The stamps it makes are the ones printed from the fields (the spool's keys stay the same).
+      const stamped = [...walkTree(viaNative)].filter((node) => node.stamp !== undefined);
+      expect(stamped.map((node) => node.path)).toEqual(
+        [...walkTree(viaFs)]
+          .filter((node) => node.path !== '' && /^[ -~]*$/.test(nameOf(node.path)))
+          .map((node) => node.path),
+      );
+      for (const node of stamped) expect(node.stamp).toBe(stampOfFields(node));
       const fields = flatten(viaNative).find((node) => node.path === '/a')!;
       expect(fields.mtime).toBe(-1_234_568);
       expect(fields.mtimeNs).toBe(500_000_000);

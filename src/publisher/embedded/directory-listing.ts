@@ -66,7 +66,8 @@ export function nodeOf(source: string, path: string, stats: BigIntStats): TreeNo
     ino: stats.ino,
     nlink: Number(stats.nlink),
     rdev: Number(stats.rdev),
-    // Filled in later; declared now, so that every node has one shape (see nativeLister).
+    stamp: undefined,
+    // Filled in later; declared now, so that every node has one shape (see Records.node).
     symlink: undefined,
     xattrs: undefined,
     children: undefined,
@@ -126,40 +127,114 @@ const FIELDS = 16;
 const FLAG_NOT_ASCII = 1;
 const FLAG_CTIME_WIDE = 2;
 const FLAG_LINE_BREAK = 4;
+/** The addon made the entry's source, path and stamp (strings 3i .. 3i+2 of its listing). */
+const FLAG_STRINGS = 8;
 const TWO_TO_32 = 2 ** 32;
 
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
 interface NativeAddon {
-  listDirectory(path: string): Buffer;
+  /** The records of a directory's entries, and the strings made for plain ones (FLAG_STRINGS). */
+  listDirectory(source: string, path: string): [Buffer, Array<string | undefined>];
+}
+
+/** Reads the records of one listing (see native/list-directory.c). */
+class Records {
+  private readonly low: Uint32Array;
+  private readonly high: Int32Array;
+  private readonly signed: BigInt64Array;
+  private readonly unsigned: BigUint64Array;
+  /** Records and names, in 8-byte words. */
+  readonly words: number;
+
+  constructor(readonly buffer: Buffer) {
+    const { byteOffset, byteLength } = buffer;
+    this.words = byteLength / 8;
+    this.low = new Uint32Array(buffer.buffer, byteOffset, 2 * this.words);
+    this.high = new Int32Array(buffer.buffer, byteOffset, 2 * this.words);
+    this.signed = new BigInt64Array(buffer.buffer, byteOffset, this.words);
+    this.unsigned = new BigUint64Array(buffer.buffer, byteOffset, this.words);
+  }
+
+  /** A field below 2^32 (flags, lengths, errno). */
+  small(word: number): number {
+    return this.low[2 * word]!;
+  }
+
+  /** A field JavaScript holds exactly (below 2^53). */
+  number(word: number): number {
+    return this.low[2 * word]! + this.high[2 * word + 1]! * TWO_TO_32;
+  }
+
+  bigint(word: number): bigint {
+    return this.signed[word]!;
+  }
+
+  unsignedBigint(word: number): bigint {
+    return this.unsigned[word]!;
+  }
+
+  /** The node of the record at `at`. */
+  node(at: number, source: string, path: string, stamp: string | undefined): TreeNode {
+    const flags = this.small(at + FIELD.flags);
+    return {
+      path,
+      source,
+      mode: this.number(at + FIELD.mode),
+      uid: this.number(at + FIELD.uid),
+      gid: this.number(at + FIELD.gid),
+      size: this.number(at + FIELD.size),
+      mtime: this.number(at + FIELD.mtimeSec),
+      mtimeNs: this.number(at + FIELD.mtimeNsec),
+      ctimeNs:
+        (flags & FLAG_CTIME_WIDE) === 0
+          ? this.bigint(at + FIELD.ctimeNs)
+          : this.bigint(at + FIELD.ctimeSec) * NS_PER_S + this.bigint(at + FIELD.ctimeNsec),
+      dev: this.unsignedBigint(at + FIELD.dev),
+      ino: this.unsignedBigint(at + FIELD.ino),
+      nlink: this.number(at + FIELD.nlink),
+      rdev: this.number(at + FIELD.rdev),
+      stamp,
+      // Filled in later. Declared now, every node has one shape from the start, and setting
+      // one of them neither changes the shape nor allocates room for another property.
+      symlink: undefined,
+      xattrs: undefined,
+      children: undefined,
+      content: undefined,
+    };
+  }
 }
 
 /**
  * Lists through the native addon (native/list-directory.c): one call per directory, which reads
- * the names and lstats every entry, instead of a call per entry. Only whole numbers below 2^53
- * are read as numbers (sizes, times in seconds, modes); inode, device and ctime stay BigInts.
+ * the names and lstats every entry, instead of a call per entry. For plain entries (an ASCII name
+ * without a line break: nearly all) it also makes the source, path and stamp strings. Only whole
+ * numbers below 2^53 are read as numbers (sizes, times in seconds, modes); inode, device and
+ * ctime stay BigInts.
  */
 function nativeLister(addon: NativeAddon): DirectoryLister {
   return (directory, problems) => {
     const { source, path } = directory;
-    const prefix = childPrefix(source);
-    const listed = addon.listDirectory(source);
+    const [listed, strings] = addon.listDirectory(source, path);
     // A Buffer the addon made has memory of its own, aligned for 8-byte words; else a copy is.
-    const buffer = listed.byteOffset % 8 === 0 ? listed : Buffer.from(new Uint8Array(listed));
-    const words = buffer.byteLength / 4;
-    const low = new Uint32Array(buffer.buffer, buffer.byteOffset, words);
-    const high = new Int32Array(buffer.buffer, buffer.byteOffset, words);
-    const signed = new BigInt64Array(buffer.buffer, buffer.byteOffset, words / 2);
-    const unsigned = new BigUint64Array(buffer.buffer, buffer.byteOffset, words / 2);
-    const number = (word: number): number => low[2 * word]! + high[2 * word + 1]! * TWO_TO_32;
+    const records = new Records(
+      listed.byteOffset % 8 === 0 ? listed : Buffer.from(new Uint8Array(listed)),
+    );
+    const { buffer } = records;
+    const prefix = childPrefix(source);
     const children: TreeNode[] = [];
-    for (let at = 0; at < words / 2;) {
-      const nameLength = low[2 * (at + FIELD.nameLength)]!;
-      const flags = low[2 * (at + FIELD.flags)]!;
-      const nameStart = (at + FIELDS) * 8;
-      const nameEnd = nameStart + nameLength;
+    for (let at = 0, entry = 0; at < records.words; entry++) {
       const record = at;
+      const nameLength = records.small(record + FIELD.nameLength);
+      const flags = records.small(record + FIELD.flags);
       at += FIELDS + Math.ceil(nameLength / 8);
+      if ((flags & FLAG_STRINGS) !== 0) {
+        const made = 3 * entry;
+        children.push(records.node(record, strings[made]!, strings[made + 1]!, strings[made + 2]));
+        continue;
+      }
+      const nameStart = (record + FIELDS) * 8;
+      const nameEnd = nameStart + nameLength;
       let name: string;
       if ((flags & FLAG_NOT_ASCII) === 0) name = buffer.toString('latin1', nameStart, nameEnd);
       else {
@@ -174,37 +249,13 @@ function nativeLister(addon: NativeAddon): DirectoryLister {
         problems.push(lineBreakIn(path, name));
         continue;
       }
-      const childSource = `${prefix}/${name}`;
       const childPath = `${path}/${name}`;
-      const failed = low[2 * (record + FIELD.errno)]!;
+      const failed = records.small(record + FIELD.errno);
       if (failed !== 0) {
         problems.push(`${childPath}: cannot stat (${errnoNames.get(failed) ?? `errno ${failed}`})`);
         continue;
       }
-      children.push({
-        path: childPath,
-        source: childSource,
-        mode: number(record + FIELD.mode),
-        uid: number(record + FIELD.uid),
-        gid: number(record + FIELD.gid),
-        size: number(record + FIELD.size),
-        mtime: number(record + FIELD.mtimeSec),
-        mtimeNs: number(record + FIELD.mtimeNsec),
-        ctimeNs:
-          (flags & FLAG_CTIME_WIDE) === 0
-            ? signed[record + FIELD.ctimeNs]!
-            : signed[record + FIELD.ctimeSec]! * NS_PER_S + signed[record + FIELD.ctimeNsec]!,
-        dev: unsigned[record + FIELD.dev]!,
-        ino: unsigned[record + FIELD.ino]!,
-        nlink: number(record + FIELD.nlink),
-        rdev: number(record + FIELD.rdev),
-        // Filled in later. Declared now, every node has one shape from the start, and setting
-        // one of them neither changes the shape nor allocates room for another property.
-        symlink: undefined,
-        xattrs: undefined,
-        children: undefined,
-        content: undefined,
-      });
+      children.push(records.node(record, `${prefix}/${name}`, childPath, undefined));
     }
     return children;
   };

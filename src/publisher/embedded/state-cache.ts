@@ -16,6 +16,11 @@ import type { TreeNode } from './tree.js';
 export type FileStamp = string;
 
 export function stampOf(node: TreeNode): FileStamp {
+  return node.stamp ?? stampOfFields(node);
+}
+
+/** The stamp printed from the node's fields; the native lister prints the same (list-directory.c). */
+export function stampOfFields(node: TreeNode): FileStamp {
   return `${node.mode}:${node.uid}:${node.gid}:${node.size}:${node.mtime}.${node.mtimeNs}:${node.ctimeNs}:${node.ino}:${node.dev}:${node.nlink}:${node.rdev}`;
 }
 

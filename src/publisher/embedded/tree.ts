@@ -18,6 +18,8 @@ export interface TreeNode {
   ino: bigint;
   nlink: number;
   rdev: number;
+  /** The stamp, where the native lister made it (see stampOf). */
+  stamp?: string;
   symlink?: string;
   xattrs?: Xattrs;
   /** Directories only: entries sorted by name (byte order). */
