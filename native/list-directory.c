@@ -1,17 +1,16 @@
 /*
- * listDirectory(path): the entries of one directory, sorted by the bytes of their names, each
- * with what lstat(2) tells of it, in one Buffer. The publisher's scan calls it once per
- * directory of the tree in place of one readdir and one lstat call per entry through node:fs,
- * which cost several times the system calls themselves (see
- * src/publisher/embedded/directory-listing.ts, which reads the Buffer, and falls back to
- * node:fs where this addon is not built).
+ * listDirectory(source, path): the entries of one directory, sorted by the bytes of their names,
+ * each with what lstat(2) tells of it. The publisher's scan calls it once per directory of the
+ * tree in place of one readdir and one lstat call per entry through node:fs, which cost several
+ * times the system calls themselves (src/publisher/embedded/directory-listing.ts reads what it
+ * returns, and falls back to node:fs where this addon is not built).
  *
- * listDirectory(source, path) returns [records, strings]. The records, native byte order, every
- * field 8 bytes (see FIELD_* below), per entry: FIELDS header words, then the name's bytes,
- * padded with zeros to a multiple of 8. An entry whose lstat failed carries the errno and no stat
- * fields. For an entry with FLAG_STRINGS, strings[3i .. 3i+2] are its source path (`source`/name),
- * its repository path (`path`/name) and its stamp (see stampOf in state-cache.ts), made here as
- * flat strings, so that the scan neither joins nor formats them.
+ * It returns [records, strings]. The records, native byte order, every field 8 bytes (see
+ * FIELD_* below), per entry: FIELDS header words, then the name's bytes, padded with zeros to a
+ * multiple of 8. An entry whose lstat failed carries the errno and no stat fields. For an entry
+ * with FLAG_STRINGS, strings[3i .. 3i+2] are its source path (`source`/name), its repository path
+ * (`path`/name) and its stamp (see stampOf in state-cache.ts), made here as flat strings, so that
+ * the scan neither joins nor formats them.
  *
  * The directory is opened without following a symbolic link in its place (O_NOFOLLOW): the
  * scan found a directory there, and something swapped in since is refused, not followed.
