@@ -114,8 +114,9 @@ function byDirectory(names: readonly string[]): Map<string, string[]> {
  *
  * A listing is kept for later questions, and may be made ahead (`listAhead`) while there is
  * nothing else to do. A name it holds was a regular file when it was listed; objects are not
- * removed while a publish holds the repository's lock, so it still is. A name it lacks may have
- * been written since: that one is looked up.
+ * removed while a publish holds the repository's lock, so it still is. A name an earlier listing
+ * lacks may have been written since: that one is looked up (a listing made for the question at
+ * hand is its answer, as for a storage that lacks thousands of objects a copy is about to write).
  */
 export class ObjectLookup {
   /** Directory (`data/ab/`) → its regular files, or undefined where it could not be listed. */
@@ -135,11 +136,15 @@ export class ObjectLookup {
   missing(names: readonly string[]): string[] {
     const missing: string[] = [];
     for (const [directory, inDirectory] of byDirectory(names)) {
+      const listedBefore = this.listings.has(directory);
       this.listAhead(directory, inDirectory.length);
       const listed = this.listings.get(directory);
+      // A listing made just now is the answer; one made before may lack a name written since.
+      const lookUpAbsent = listed === undefined || listedBefore;
       for (const name of inDirectory) {
         const found =
-          listed?.has(name.slice(directory.length)) === true || objectExistsSync(this.root, name);
+          listed?.has(name.slice(directory.length)) === true ||
+          (lookUpAbsent && objectExistsSync(this.root, name));
         if (!found) missing.push(name);
       }
     }

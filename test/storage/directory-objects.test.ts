@@ -6,11 +6,17 @@ import { tmpdir } from '../helpers/tmp.js';
 
 const object = (i: number): string => `data/ab/${String(i).padStart(38, '0')}`;
 
+/** A storage root whose data/ab holds objects 0 … count-1. */
+async function withObjects(count: number): Promise<string> {
+  const root = await tmpdir();
+  mkdirSync(path.join(root, 'data', 'ab'), { recursive: true });
+  for (let i = 0; i < count; i++) writeFileSync(path.join(root, object(i)), 'x');
+  return root;
+}
+
 describe('object lookups in a directory storage', () => {
   it('answers from a listing made ahead, and looks up a name written since', async () => {
-    const root = await tmpdir();
-    mkdirSync(path.join(root, 'data', 'ab'), { recursive: true });
-    for (let i = 0; i < 300; i++) writeFileSync(path.join(root, object(i)), 'x');
+    const root = await withObjects(300);
     const lookup = new ObjectLookup(root);
     lookup.listAhead('data/ab/', 300);
     // Written after the listing: not in it, but an object all the same.
@@ -25,9 +31,7 @@ describe('object lookups in a directory storage', () => {
   });
 
   it('does not list ahead a directory far larger than the names expected of it', async () => {
-    const root = await tmpdir();
-    mkdirSync(path.join(root, 'data', 'ab'), { recursive: true });
-    for (let i = 0; i < 2000; i++) writeFileSync(path.join(root, object(i)), 'x');
+    const root = await withObjects(2000);
     const lookup = new ObjectLookup(root);
     lookup.listAhead('data/ab/', 1);
     // Not listed: a name removed since is looked up, and found missing.
