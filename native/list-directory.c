@@ -19,13 +19,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "addon.h"
 
 enum {
   FIELD_ERRNO,
@@ -56,6 +57,8 @@ enum {
 /* strings[3i .. 3i+2] hold the entry's source, path and stamp. */
 #define FLAG_STRINGS 8
 
+static const char USAGE[] = "listDirectory(source, path) takes two strings";
+
 /* Whole numbers JavaScript holds exactly: a stamp made here prints them as it would. */
 #define EXACT_IN_JS (1ULL << 53)
 
@@ -77,13 +80,6 @@ static size_t padded(size_t length) { return (length + 7) & ~(size_t)7; }
 static void free_entries(entry *entries, size_t count) {
   for (size_t i = 0; i < count; i++) free(entries[i].name);
   free(entries);
-}
-
-/* Throws an Error whose code is the errno's name (EACCES), as node:fs errors have. */
-static napi_value throw_errno(napi_env env, int error, const char *what) {
-  const char *code = strerrorname_np(error);
-  napi_throw_error(env, code != NULL ? code : "EIO", what);
-  return NULL;
 }
 
 static int flags_of(const char *name, size_t length) {
@@ -156,21 +152,6 @@ static entry *read_names(DIR *directory, size_t *count) {
     entries[*count].length = length;
     (*count)++;
   }
-}
-
-/* A JavaScript string argument as a new C string; NULL (an exception pending) if it is none. */
-static char *string_argument(napi_env env, napi_value value, size_t *length) {
-  if (napi_get_value_string_utf8(env, value, NULL, 0, length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "listDirectory(source, path) takes two strings");
-    return NULL;
-  }
-  char *text = malloc(*length + 1);
-  if (text == NULL) {
-    throw_errno(env, ENOMEM, "listDirectory");
-    return NULL;
-  }
-  napi_get_value_string_utf8(env, value, text, *length + 1, NULL);
-  return text;
 }
 
 /*
@@ -256,7 +237,7 @@ static napi_value list(napi_env env, const char *source, size_t source_length, c
     free(scratch);
     free_entries(entries, count);
     closedir(directory);
-    return scratch == NULL ? throw_errno(env, ENOMEM, "listDirectory") : NULL;
+    return scratch == NULL ? throw_errno(env, ENOMEM, "out of memory") : NULL;
   }
   char *at = data;
   if (bytes > 0) memset(at, 0, bytes);
@@ -289,17 +270,17 @@ static napi_value list(napi_env env, const char *source, size_t source_length, c
   return result;
 }
 
-static napi_value list_directory(napi_env env, napi_callback_info info) {
+napi_value list_directory(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) {
-    napi_throw_type_error(env, NULL, "listDirectory(source, path) takes two strings");
+    napi_throw_type_error(env, NULL, USAGE);
     return NULL;
   }
   size_t source_length, path_length;
-  char *source = string_argument(env, argv[0], &source_length);
+  char *source = string_argument(env, argv[0], &source_length, USAGE);
   if (source == NULL) return NULL;
-  char *path = string_argument(env, argv[1], &path_length);
+  char *path = string_argument(env, argv[1], &path_length, USAGE);
   if (path == NULL) {
     free(source);
     return NULL;
@@ -308,13 +289,4 @@ static napi_value list_directory(napi_env env, napi_callback_info info) {
   free(source);
   free(path);
   return result;
-}
-
-NAPI_MODULE_INIT() {
-  napi_value function;
-  if (napi_create_function(env, "listDirectory", NAPI_AUTO_LENGTH, list_directory, NULL,
-                           &function) != napi_ok ||
-      napi_set_named_property(env, exports, "listDirectory", function) != napi_ok)
-    return NULL;
-  return exports;
 }

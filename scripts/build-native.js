@@ -1,19 +1,22 @@
-// Builds the native directory lister (native/list-directory.c) into dist/native/, against the
-// Node-API headers of the node-api-headers package: the addon then loads in any Node >= 20
-// without node-gyp or Node's own headers. Without a C compiler it is left out, and the
-// publisher's scan reads directories through node:fs (slower, same result). A compiler that
-// fails on the source fails the build.
+// Builds the native file-system addon (native/*.c: the directory lister, extended attributes,
+// syncfs) into dist/native/, against the Node-API headers of the node-api-headers package: the
+// addon then loads in any Node >= 20 without node-gyp or Node's own headers. Without a C
+// compiler it is left out, and the publisher does the same work through node:fs, getfattr and
+// sync (slower, same result). A compiler that fails on the source fails the build.
 import { execFileSync } from 'node:child_process';
 import { env, stderr } from 'node:process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const compiler = env.CC ?? 'cc';
-const source = join(root, 'native', 'list-directory.c');
-const output = join(root, 'dist', 'native', 'list-directory.node');
+const sources = readdirSync(join(root, 'native'))
+  .filter((name) => name.endsWith('.c'))
+  .sort()
+  .map((name) => join(root, 'native', name));
+const output = join(root, 'dist', 'native', 'file-system.node');
 
 function found(command) {
   try {
@@ -26,7 +29,7 @@ function found(command) {
 
 if (!found(compiler)) {
   stderr.write(
-    `build-native: no C compiler (${compiler}); the scan reads directories through node:fs\n`,
+    `build-native: no C compiler (${compiler}); the publisher uses node:fs, getfattr and sync\n`,
   );
 } else {
   const headers = join(
@@ -46,7 +49,7 @@ if (!found(compiler)) {
       '-shared',
       '-DNAPI_VERSION=8',
       `-I${headers}`,
-      source,
+      ...sources,
       '-o',
       output,
     ],

@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UcvmError } from '../errors.js';
-import { run } from '../exec/index.js';
+import { syncFileSystem } from '../native/sync.js';
 import { directorySource, type RepoSource } from '../reader/source.js';
 import {
   missingObjectsSync,
@@ -128,7 +128,7 @@ export class DirectoryStorage implements RepoStorage {
 
   async flush(): Promise<void> {
     // One syncfs of the whole file system: cheaper than an fsync per object.
-    await run('sync', ['-f', this.root]);
+    await syncFileSystem(this.root);
   }
 
   async lock(request: LockRequest): Promise<WriterLock> {

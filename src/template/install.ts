@@ -1,6 +1,7 @@
 import { isUcvmError, UcvmError } from '../errors.js';
 import { run } from '../exec/index.js';
 import type { Logger } from '../log.js';
+import { syncFileSystem } from '../native/sync.js';
 import type { LocalRepo } from './local-repo.js';
 
 /**
@@ -95,5 +96,5 @@ export async function installPackages(request: InstallRequest, logger: Logger): 
 
 /** Flushes a finished tree to disk at once (one syncfs instead of dpkg's fsync per file). */
 export async function syncTree(dir: string): Promise<void> {
-  await run('sync', ['-f', dir]);
+  await syncFileSystem(dir);
 }

@@ -22,6 +22,16 @@ import { stampOfFields } from '../../src/publisher/embedded/state-cache.js';
 import { nameOf, walkTree, type TreeNode } from '../../src/publisher/embedded/tree.js';
 import { tmpdir } from '../helpers/tmp.js';
 
+/** What `work` throws (undefined if it returns). */
+function thrown(work: () => unknown): unknown {
+  try {
+    work();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 const byBytes = (names: string[]): string[] =>
   [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
@@ -124,9 +134,7 @@ describe('the native directory lister, where it cannot list', () => {
       )!;
       // As if the directory had been replaced by a link after the scan found it.
       const swapped = { ...node, path: '/swapped', source: path.join(root, 'swapped') };
-      expect(() => nativeDirectoryLister!(swapped, [])).toThrow(
-        expect.objectContaining({ code: 'ENOTDIR' }),
-      );
+      expect(thrown(() => nativeDirectoryLister!(swapped, []))).toMatchObject({ code: 'ENOTDIR' });
       expect(fsLister(node, []).map((child) => child.path)).toEqual(['/real/file']);
     },
   );
@@ -138,7 +146,7 @@ describe.each(listers)('the scan of a tree through %s', (_label, lister) => {
     async () => {
       const root = await tmpdir();
       const gone = { ...(await scanTree(root, { xattrs: false })), source: `${root}/gone` };
-      expect(() => lister!(gone, [])).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      expect(thrown(() => lister!(gone, []))).toMatchObject({ code: 'ENOENT' });
     },
   );
 

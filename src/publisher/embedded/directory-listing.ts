@@ -1,8 +1,7 @@
-import { existsSync, lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import { isAscii } from 'node:buffer';
-import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { nativeAddon, type NativeAddon } from '../../native/addon.js';
 import type { TreeNode } from './tree.js';
 
 /**
@@ -133,11 +132,6 @@ const TWO_TO_32 = 2 ** 32;
 
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
-interface NativeAddon {
-  /** The records of a directory's entries, and the strings made for plain ones (FLAG_STRINGS). */
-  listDirectory(source: string, path: string): [Buffer, Array<string | undefined>];
-}
-
 /** Reads the records of one listing (see native/list-directory.c). */
 class Records {
   private readonly low: Uint32Array;
@@ -261,31 +255,9 @@ function nativeLister(addon: NativeAddon): DirectoryLister {
   };
 }
 
-/**
- * The built addon: dist/native/ beside dist/src/ when this runs from the build, or the
- * project's dist/native/ when it runs from its TypeScript source (tests).
- */
-function addonPath(): string | undefined {
-  const candidates = [
-    new URL('../../../native/list-directory.node', import.meta.url),
-    new URL('../../../dist/native/list-directory.node', import.meta.url),
-  ].map((url) => fileURLToPath(url));
-  return candidates.find((candidate) => existsSync(candidate));
-}
-
-function loadNativeLister(): DirectoryLister | undefined {
-  const path = addonPath();
-  if (path === undefined) return undefined;
-  try {
-    return nativeLister(createRequire(import.meta.url)(path) as NativeAddon);
-  } catch {
-    // Built for another machine or C library: the node:fs lister does the same work.
-    return undefined;
-  }
-}
-
 /** The native lister where it is built and loads, else undefined (see fsLister). */
-export const nativeDirectoryLister: DirectoryLister | undefined = loadNativeLister();
+export const nativeDirectoryLister: DirectoryLister | undefined =
+  nativeAddon === undefined ? undefined : nativeLister(nativeAddon);
 
 /** The lister a scan uses unless told otherwise. */
 export const defaultLister: DirectoryLister = nativeDirectoryLister ?? fsLister;

@@ -9,11 +9,23 @@ import {
   type DirectoryLister,
 } from './directory-listing.js';
 import { isDirectory, isRegular, isSymlink, walkTree, type TreeNode } from './tree.js';
-import { attachXattrs, readTreeXattrs } from './xattrs.js';
+import {
+  attachEntryXattrs,
+  attachXattrs,
+  getfattrTreeXattrs,
+  nativeXattrReader,
+  type EntryXattrReader,
+} from './xattrs.js';
 
 export interface ScanOptions {
-  /** Read extended attributes (needs `getfattr`). */
+  /** Read extended attributes. */
   xattrs: boolean;
+  /**
+   * How: each entry's as the scan finds it, by this reader (default: the native addon's, where
+   * it is built), or, given null or without the addon, all at once by getfattr in a process of
+   * its own.
+   */
+  xattrReader?: EntryXattrReader | null;
   /**
    * Told of each readable regular file as it is found, before the scan is done (and before the
    * tree is known to be publishable), so that its content can be stored meanwhile.
@@ -62,10 +74,27 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
       where: { path: root },
     });
 
-  // getfattr walks the tree in its own process while this one does.
-  const xattrsRead = options.xattrs ? readTreeXattrs(root) : undefined;
+  const readXattrs = options.xattrs
+    ? options.xattrReader === undefined
+      ? nativeXattrReader
+      : (options.xattrReader ?? undefined)
+    : undefined;
+  // Without a reader of its own, getfattr walks the tree in its own process while this one does.
+  const xattrsRead =
+    options.xattrs && readXattrs === undefined ? getfattrTreeXattrs(root) : undefined;
   xattrsRead?.catch(() => undefined);
   const tree = nodeOf(root, '', rootStats);
+  const xattrsOf = (node: TreeNode): void => {
+    let found: Map<string, Buffer> | undefined;
+    try {
+      found = readXattrs!(node.source);
+    } catch (error) {
+      problems.push(`${node.path || '/'}: cannot read extended attributes (${errorCode(error)})`);
+      return;
+    }
+    if (found !== undefined) attachEntryXattrs(node, found, problems);
+  };
+  if (readXattrs !== undefined) xattrsOf(tree);
   const directories: TreeNode[] = [tree];
   let lastYield = performance.now();
   while (directories.length > 0) {
@@ -88,6 +117,7 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
         problems.push("/.cvmfs: reserved for the client's virtual snapshot directory");
         continue;
       }
+      if (readXattrs !== undefined) xattrsOf(child);
       const childSource = child.source;
       if (isSymlink(child)) {
         const target = readlinkSync(childSource, { encoding: 'buffer' });

@@ -1,6 +1,8 @@
 import { xattrProblem } from '../../cvmfs/catalog/xattr.js';
 import { run } from '../../exec/index.js';
 import { UcvmError } from '../../errors.js';
+import { nativeAddon, type NativeAddon } from '../../native/addon.js';
+import { errorCode } from './directory-listing.js';
 import type { TreeNode } from './tree.js';
 
 /** Undoes getfattr's octal escapes (`\012`, `\\`) in file names, byte by byte. */
@@ -49,7 +51,28 @@ export function parseGetfattrDump(text: string): Map<string, Map<string, Buffer>
   return result;
 }
 
-type XattrsBySource = Map<string, Map<string, Buffer>>;
+export type XattrsBySource = Map<string, Map<string, Buffer>>;
+
+/** The extended attributes of one entry (a symlink itself); undefined if it has none. */
+export type EntryXattrReader = (source: string) => Map<string, Buffer> | undefined;
+
+function nativeReader(addon: NativeAddon): EntryXattrReader {
+  return (source) => {
+    const pairs = addon.readXattrs(source);
+    if (pairs === undefined) return undefined;
+    const found = new Map<string, Buffer>();
+    for (let i = 0; i + 1 < pairs.length; i += 2)
+      found.set(pairs[i] as string, pairs[i + 1] as Buffer);
+    return found;
+  };
+}
+
+/**
+ * Reads through the addon (llistxattr and lgetxattr), where it is built: a system call or two per
+ * entry instead of a getfattr process and its output to parse. Elsewhere getfattr reads them.
+ */
+export const nativeXattrReader: EntryXattrReader | undefined =
+  nativeAddon === undefined ? undefined : nativeReader(nativeAddon);
 
 const GETFATTR = ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names'];
 
@@ -68,17 +91,17 @@ async function getfattr(args: readonly string[]): Promise<XattrsBySource> {
 
 /**
  * Extended attributes of every file below `root`, read by one `getfattr` process (one process
- * for the whole tree is far cheaper than a call per file). Symbolic links are not followed.
+ * for the whole tree is far cheaper than a getfattr per file). Symbolic links are not followed.
  */
-export function readTreeXattrs(root: string): Promise<XattrsBySource> {
+export function getfattrTreeXattrs(root: string): Promise<XattrsBySource> {
   return getfattr(['-R', '-P', root]);
 }
 
 /** Bytes of paths given to one getfattr process, well below the kernel's limit on arguments. */
 const ARGUMENT_BYTES = 64 * 1024;
 
-/** Extended attributes of the given entries themselves (not of what is below them). */
-export async function readXattrsOf(sources: readonly string[]): Promise<XattrsBySource> {
+/** Extended attributes of the given entries themselves, through as many getfattr runs as needed. */
+export async function getfattrXattrsOf(sources: readonly string[]): Promise<XattrsBySource> {
   const found: XattrsBySource = new Map();
   for (let start = 0; start < sources.length;) {
     let end = start;
@@ -91,7 +114,50 @@ export async function readXattrsOf(sources: readonly string[]): Promise<XattrsBy
   return found;
 }
 
-/** Gives each node the attributes read for it, and adds what the format cannot hold to `problems`. */
+/** The attributes of the given entries, each read by `reader`; a failure names the entry. */
+export function readEachXattrs(
+  sources: readonly string[],
+  reader: EntryXattrReader,
+): XattrsBySource {
+  const found: XattrsBySource = new Map();
+  for (const source of sources) {
+    let xattrs: Map<string, Buffer> | undefined;
+    try {
+      xattrs = reader(source);
+    } catch (error) {
+      throw new UcvmError(
+        'TREE_INVALID',
+        `cannot read the extended attributes of ${source}: ${errorCode(error)}`,
+        { where: { path: source } },
+      );
+    }
+    if (xattrs !== undefined) found.set(source, xattrs);
+  }
+  return found;
+}
+
+/** Extended attributes of the given entries themselves (not of what is below them). */
+export async function readXattrsOf(sources: readonly string[]): Promise<XattrsBySource> {
+  return nativeXattrReader === undefined
+    ? getfattrXattrsOf(sources)
+    : readEachXattrs(sources, nativeXattrReader);
+}
+
+/** Gives a node the attributes read for it, and adds what the format cannot hold to `problems`. */
+export function attachEntryXattrs(
+  node: TreeNode,
+  found: Map<string, Buffer>,
+  problems: string[],
+): void {
+  for (const [key, value] of found) {
+    const problem = xattrProblem(key, value);
+    if (problem !== undefined) problems.push(`${node.path || '/'}: ${problem}`);
+  }
+  if (found.size > 255) problems.push(`${node.path || '/'}: more than 255 extended attributes`);
+  node.xattrs = found;
+}
+
+/** attachEntryXattrs for each node that `read` has attributes of. */
 export function attachXattrs(
   nodes: Iterable<TreeNode>,
   read: ReadonlyMap<string, Map<string, Buffer>>,
@@ -100,12 +166,6 @@ export function attachXattrs(
   if (read.size === 0) return;
   for (const node of nodes) {
     const found = read.get(node.source);
-    if (found === undefined) continue;
-    for (const [key, value] of found) {
-      const problem = xattrProblem(key, value);
-      if (problem !== undefined) problems.push(`${node.path || '/'}: ${problem}`);
-    }
-    if (found.size > 255) problems.push(`${node.path || '/'}: more than 255 extended attributes`);
-    node.xattrs = found;
+    if (found !== undefined) attachEntryXattrs(node, found, problems);
   }
 }
