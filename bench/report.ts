@@ -115,6 +115,12 @@ export function summarize(report: Report): string {
       lines.push(
         `    full publish:           ${full.seconds.toFixed(2)} s, ${full.mbPerSecond.toFixed(1)} MB/s, peak ${full.peakRssMb.toFixed(0)} MB, ${full.cpu.cores.toFixed(2)} cores (others ${full.cpu.otherCores.toFixed(2)}); ` +
           `${full.ratioToLimit.toFixed(2)}x limit (${mark(tree.goals.fullToLimit.met)}), ${full.ratioToServer?.toFixed(2) ?? '-'}x cvmfs_server (${mark(tree.goals.fullToServer.met)})`,
+        `      rounds (full publish / the limit on all cores before it): ${full.rounds
+          .map(
+            (round) =>
+              `${round.seconds.toFixed(2)} / ${round.limitSeconds.toFixed(2)} s = ${round.ratio.toFixed(2)}x`,
+          )
+          .join('; ')}; median of ${describeRuns(full)}`,
         `      phases: setup ${full.phases.setup.toFixed(2)}, scan ${full.phases.scan.toFixed(2)}, content ${full.phases.content.toFixed(2)}, catalogs+commit ${full.phases.catalogs.toFixed(2)}`,
       );
       const profile = full.stats.profile;
