@@ -40,15 +40,16 @@ export interface TreeResult {
   reference: Reference;
   /** The real `cvmfs_server` on the same tree, or why it was skipped. */
   server: { full: ServerTiming; changed?: ServerTiming };
-  full?: Timing & {
-    /** Each full publish, with the limit on all cores measured right before it. */
-    rounds: FullRound[];
-    /** The median of the rounds' ratios. */
-    ratioToLimit: number;
-    ratioToLimitOneCore: number;
-    ratioToServer: number | null;
-    ratioToReference: number;
-  };
+  full?: Timing &
+    Repeated & {
+      /** Each full publish, with the limit on all cores measured right before it. */
+      rounds: FullRound[];
+      /** The median of the rounds' ratios. */
+      ratioToLimit: number;
+      ratioToLimitOneCore: number;
+      ratioToServer: number | null;
+      ratioToReference: number;
+    };
   unchanged?: Timing & Repeated & { ratioToFull: number };
   changed?:
     | (Timing & Repeated & { change: Change; ratioToFull: number; ratioToServer: number | null })

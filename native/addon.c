@@ -35,6 +35,7 @@ static int export_function(napi_env env, napi_value exports, const char *name,
 NAPI_MODULE_INIT() {
   if (!export_function(env, exports, "listDirectory", list_directory) ||
       !export_function(env, exports, "readXattrs", read_xattrs) ||
+      !export_function(env, exports, "writeObject", write_object) ||
       !export_function(env, exports, "syncFileSystem", sync_file_system))
     return NULL;
   return exports;

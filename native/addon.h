@@ -1,6 +1,6 @@
 /*
  * The publisher's native file-system calls (one Node-API addon, built by scripts/build-native.js
- * and loaded by src/native/addon.ts): what node:fs either lacks (extended attributes, syncfs)
+ * and loaded by src/native/addon.ts): what node:fs either lacks (extended attributes, unnamed files, syncfs)
  * or costs several times the system calls for (a directory's entries with their lstat).
  */
 #ifndef UCVM_ADDON_H
@@ -23,6 +23,9 @@ napi_value list_directory(napi_env env, napi_callback_info info);
 
 /* readXattrs(path): see xattrs.c. */
 napi_value read_xattrs(napi_env env, napi_callback_info info);
+
+/* writeObject(directory, target, bytes): see write-object.c. */
+napi_value write_object(napi_env env, napi_callback_info info);
 
 /* syncFileSystem(path): see sync.c. */
 napi_value sync_file_system(napi_env env, napi_callback_info info);

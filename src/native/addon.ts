@@ -19,6 +19,12 @@ export interface NativeAddon {
    * name, value…; undefined if it has none (native/xattrs.c). Throws with the errno's name.
    */
   readXattrs(path: string): Array<string | Buffer> | undefined;
+  /**
+   * Writes `bytes` as an unnamed file in `directory` and links it as `target`: true if written,
+   * false if `target` exists, undefined where the file system makes no unnamed files
+   * (native/write-object.c). Throws with the errno's name.
+   */
+  writeObject(directory: string, target: string, bytes: Uint8Array): boolean | undefined;
   /** syncfs(2) of the file system holding the directory, off the main thread (native/sync.c). */
   syncFileSystem(directory: string): Promise<void>;
 }

@@ -9,6 +9,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { nativeAddon } from '../native/addon.js';
 
 /** Temporary files of writers live here until they are linked into place. */
 export function txnDirectory(root: string): string {
@@ -26,11 +27,27 @@ export function tempName(root: string): string {
 
 /**
  * Writes an immutable object unless it exists, synchronously (worker threads call this): the
- * bytes go to a new temporary file, which link() puts in place. link() never replaces an
- * existing name, so a racing writer cannot overwrite an object, and a reader (or a crash)
- * never sees a partial one. The temporary file is removed whatever happens. True if written.
+ * bytes go to a file without a name yet, which link() puts in place. link() never replaces an
+ * existing name, so a racing writer cannot overwrite an object, and a reader (or a crash) never
+ * sees a partial one. True if written.
+ *
+ * The native addon writes an unnamed file (O_TMPFILE) in one call; without it, or where the
+ * file system makes no unnamed files, a temporary name is written, linked and removed.
  */
 export function writeObjectSync(root: string, name: string, bytes: Uint8Array): boolean {
+  if (unnamedFiles) {
+    const written = nativeAddon!.writeObject(txnDirectory(root), join(root, name), bytes);
+    if (written !== undefined) return written;
+    unnamedFiles = false;
+  }
+  return writeThroughTemporaryName(root, name, bytes);
+}
+
+/** False once the file system was seen to make no unnamed files (then for this thread). */
+let unnamedFiles = nativeAddon !== undefined;
+
+/** writeObjectSync through a temporary name, which is removed whatever happens. */
+export function writeThroughTemporaryName(root: string, name: string, bytes: Uint8Array): boolean {
   const temp = tempName(root);
   let created = false;
   try {

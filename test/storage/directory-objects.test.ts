@@ -1,7 +1,22 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ObjectLookup } from '../../src/storage/directory-objects.js';
+import { nativeAddon } from '../../src/native/addon.js';
+import { DirectoryStorage } from '../../src/storage/directory.js';
+import {
+  ObjectLookup,
+  txnDirectory,
+  writeObjectSync,
+  writeThroughTemporaryName,
+} from '../../src/storage/directory-objects.js';
 import { tmpdir } from '../helpers/tmp.js';
 
 const object = (i: number): string => `data/ab/${String(i).padStart(38, '0')}`;
@@ -39,3 +54,59 @@ describe('object lookups in a directory storage', () => {
     expect(lookup.missing([object(4), object(5)])).toEqual([object(5)]);
   });
 });
+
+async function storageRoot(): Promise<string> {
+  const root = path.join(await tmpdir(), 'o.example.org');
+  const storage = new DirectoryStorage(root);
+  await storage.prepare();
+  return root;
+}
+
+describe.each([
+  ['an unnamed file (the native addon)', writeObjectSync, nativeAddon !== undefined],
+  ['a temporary name', writeThroughTemporaryName, true],
+] as const)('writing an object through %s', (_label, write, available) => {
+  it.runIf(available)(
+    'writes it once, never over a name that exists, and leaves nothing behind',
+    async () => {
+      const root = await storageRoot();
+      const name = `data/ab/${'1'.repeat(38)}`;
+      const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
+      expect(write(root, name, bytes)).toBe(true);
+      expect(readFileSync(path.join(root, name))).toEqual(bytes);
+      expect(lstatSync(path.join(root, name)).mode & 0o777).toBe(0o644 & ~process.umask());
+      expect(write(root, name, Buffer.from('other'))).toBe(false);
+      expect(readFileSync(path.join(root, name))).toEqual(bytes);
+      // A symlink planted under an object's name is neither followed nor replaced.
+      const victim = path.join(await tmpdir({ victim: 'host file\n' }), 'victim');
+      const planted = `data/ab/${'2'.repeat(38)}`;
+      symlinkSync(victim, path.join(root, planted));
+      expect(write(root, planted, Buffer.from('payload'))).toBe(false);
+      expect(readFileSync(victim, 'utf8')).toBe('host file\n');
+      expect(lstatSync(path.join(root, planted)).isSymbolicLink()).toBe(true);
+      expect(readdirSync(path.join(root, 'data', 'txn'))).toEqual([]);
+    },
+  );
+
+  it.runIf(available)('throws the error code of a directory that is not there', async () => {
+    const root = await storageRoot();
+    let caught: unknown;
+    try {
+      write(root, `data/zz/${'3'.repeat(38)}`, Buffer.from('x'));
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as NodeJS.ErrnoException | undefined)?.code).toBe('ENOENT');
+    expect(readdirSync(path.join(root, 'data', 'txn'))).toEqual([]);
+  });
+});
+
+it.runIf(nativeAddon !== undefined)(
+  'is an unnamed file here: the addon does not fall back on this file system',
+  async () => {
+    const root = await storageRoot();
+    const target = path.join(root, `data/cd/${'4'.repeat(38)}`);
+    expect(nativeAddon!.writeObject(txnDirectory(root), target, Buffer.from('x'))).toBe(true);
+    expect(readFileSync(target, 'utf8')).toBe('x');
+  },
+);
