@@ -1,5 +1,5 @@
 /*
- * listDirectory(source, path): the entries of one directory, sorted by the bytes of their names,
+ * listDirectory(source, path, xattrs): the entries of one directory, sorted by the bytes of their names,
  * each with what lstat(2) tells of it. The publisher's scan calls it once per directory of the
  * tree in place of one readdir and one lstat call per entry through node:fs, which cost several
  * times the system calls themselves (src/publisher/embedded/directory-listing.ts reads what it
@@ -11,6 +11,9 @@
  * with FLAG_STRINGS, strings[3i .. 3i+2] are its source path (`source`/name), its repository path
  * (`path`/name) and its stamp (see stampOf in state-cache.ts), made here as flat strings, so that
  * the scan neither joins nor formats them.
+ *
+ * With `xattrs` true, an entry that has extended attributes (or whose list could not be read)
+ * carries FLAG_XATTRS: the caller reads those of the few that do (see xattrs.c), not of all.
  *
  * The directory is opened without following a symbolic link in its place (O_NOFOLLOW): the
  * scan found a directory there, and something swapped in since is refused, not followed.
@@ -24,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "addon.h"
@@ -56,8 +60,11 @@ enum {
 #define FLAG_LINE_BREAK 4
 /* strings[3i .. 3i+2] hold the entry's source, path and stamp. */
 #define FLAG_STRINGS 8
+/* The entry may have extended attributes (asked for with `xattrs`). */
+#define FLAG_XATTRS 16
 
-static const char USAGE[] = "listDirectory(source, path) takes two strings";
+static const char USAGE[] =
+    "listDirectory(source, path[, xattrs]) takes two strings and a boolean";
 
 /* Whole numbers JavaScript holds exactly: a stamp made here prints them as it would. */
 #define EXACT_IN_JS (1ULL << 53)
@@ -201,8 +208,19 @@ static int set_strings(napi_env env, napi_value strings, size_t i, char *scratch
 }
 
 /* The listing of one directory; see the top of this file. */
+/* True if the entry `name` in `source` has extended attributes, or its list cannot be read. */
+static int may_have_xattrs(char *scratch, const char *source, size_t source_length,
+                           const entry *name) {
+  memcpy(scratch, source, source_length);
+  scratch[source_length] = '/';
+  memcpy(scratch + source_length + 1, name->name, name->length);
+  scratch[source_length + 1 + name->length] = '\0';
+  ssize_t size = llistxattr(scratch, NULL, 0);
+  return size > 0 || (size < 0 && errno != ENOTSUP);
+}
+
 static napi_value list(napi_env env, const char *source, size_t source_length, const char *path,
-                       size_t path_length) {
+                       size_t path_length, int xattrs) {
   int fd = open(source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int error = errno;
   if (fd < 0) return throw_errno(env, error, "cannot open the directory");
@@ -248,6 +266,8 @@ static napi_value list(napi_env env, const char *source, size_t source_length, c
     struct stat st;
     if (fstatat(dirfd(directory), entries[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       fill(fields, &st);
+      if (xattrs && may_have_xattrs(scratch, source, source_length, &entries[i]))
+        fields[FIELD_FLAGS] |= FLAG_XATTRS;
       if ((fields[FIELD_FLAGS] & (FLAG_NOT_ASCII | FLAG_LINE_BREAK)) == 0 &&
           set_strings(env, strings, i, scratch, source, source_length, path, path_length,
                       &entries[i], fields))
@@ -271,9 +291,11 @@ static napi_value list(napi_env env, const char *source, size_t source_length, c
 }
 
 napi_value list_directory(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2) {
+  size_t argc = 3;
+  napi_value argv[3];
+  bool xattrs = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || argc > 3 ||
+      (argc == 3 && napi_get_value_bool(env, argv[2], &xattrs) != napi_ok)) {
     napi_throw_type_error(env, NULL, USAGE);
     return NULL;
   }
@@ -285,7 +307,7 @@ napi_value list_directory(napi_env env, napi_callback_info info) {
     free(source);
     return NULL;
   }
-  napi_value result = list(env, source, source_length, path, path_length);
+  napi_value result = list(env, source, source_length, path, path_length, xattrs);
   free(source);
   free(path);
   return result;

@@ -10,10 +10,15 @@ import { fileURLToPath } from 'node:url';
  */
 export interface NativeAddon {
   /**
-   * The records of a directory's entries and the strings made for plain ones (see
-   * native/list-directory.c and src/publisher/embedded/directory-listing.ts).
+   * The records of a directory's entries and the strings made for plain ones, with the entries
+   * that may have extended attributes marked if asked (see native/list-directory.c and
+   * src/publisher/embedded/directory-listing.ts).
    */
-  listDirectory(source: string, path: string): [Buffer, Array<string | undefined>];
+  listDirectory(
+    source: string,
+    path: string,
+    xattrs?: boolean,
+  ): [Buffer, Array<string | undefined>];
   /**
    * The extended attributes of an entry (a symlink itself, not its target), as name, value,
    * name, value…; undefined if it has none (native/xattrs.c). Throws with the errno's name.

@@ -3,6 +3,11 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isUcvmError, type UcvmError } from '../../src/errors.js';
+import {
+  fsLister,
+  nativeDirectoryLister,
+  type DirectoryLister,
+} from '../../src/publisher/embedded/directory-listing.js';
 import { scanTree } from '../../src/publisher/embedded/scan.js';
 import { walkTree } from '../../src/publisher/embedded/tree.js';
 import {
@@ -138,11 +143,14 @@ describe('reading the extended attributes of given entries', () => {
 
 describe('the scan of a tree with extended attributes', () => {
   it.runIf(nativeXattrReader !== undefined)(
-    'gives every node the same attributes through the addon as through getfattr',
+    'gives every node the same attributes through the addon as through getfattr, with either lister',
     async () => {
       const { root } = await attributedTree();
-      const attributes = async (xattrReader: typeof nativeXattrReader | null) => {
-        const tree = await scanTree(root, { xattrs: true, xattrReader });
+      const attributes = async (
+        xattrReader: typeof nativeXattrReader | null,
+        lister: DirectoryLister | undefined,
+      ) => {
+        const tree = await scanTree(root, { xattrs: true, xattrReader, lister });
         return Object.fromEntries(
           [...walkTree(tree)].map((node) => [
             node.path,
@@ -155,8 +163,10 @@ describe('the scan of a tree with extended attributes', () => {
           ]),
         );
       };
-      const native = await attributes(nativeXattrReader);
-      expect(native).toEqual(await attributes(null));
+      // The native lister asks only for the entries it marks as having attributes.
+      const native = await attributes(nativeXattrReader, nativeDirectoryLister);
+      expect(native).toEqual(await attributes(null, fsLister));
+      expect(native).toEqual(await attributes(nativeXattrReader, fsLister));
       expect(native['/dir/inner']).toEqual({ 'user.deep': Buffer.from('inner').toString('hex') });
       expect(native['/dir']).toEqual({ 'user.dir': Buffer.from('d').toString('hex') });
     },

@@ -8,10 +8,15 @@ import type { TreeNode } from './tree.js';
  * Lists one directory of the tree: its entries in the byte order of their names, each as a node
  * with what lstat tells of it (no children yet). An entry that cannot be published as it is (a
  * name that is not UTF-8 or holds a line break, a failed lstat) is a problem, added to
- * `problems` and left out.
+ * `problems` and left out. Given `xattrsOf`, the lister calls it for each entry that may have
+ * extended attributes: every one, unless it knows which have none.
  * Throws if the directory itself cannot be read.
  */
-export type DirectoryLister = (directory: TreeNode, problems: string[]) => TreeNode[];
+export type DirectoryLister = (
+  directory: TreeNode,
+  problems: string[],
+  xattrsOf?: (node: TreeNode) => void,
+) => TreeNode[];
 
 const NS_PER_S = 1_000_000_000n;
 
@@ -80,7 +85,7 @@ function childPrefix(source: string): string {
 }
 
 /** Lists through node:fs: one readdir, then one lstat per entry. */
-export const fsLister: DirectoryLister = (directory, problems) => {
+export const fsLister: DirectoryLister = (directory, problems, xattrsOf) => {
   const { source, path } = directory;
   const prefix = childPrefix(source);
   const children: TreeNode[] = [];
@@ -98,7 +103,9 @@ export const fsLister: DirectoryLister = (directory, problems) => {
       problems.push(`${childPath}: cannot stat (${errorCode(error)})`);
       continue;
     }
-    children.push(nodeOf(childSource, childPath, stats));
+    const child = nodeOf(childSource, childPath, stats);
+    xattrsOf?.(child);
+    children.push(child);
   }
   return children;
 };
@@ -128,6 +135,8 @@ const FLAG_CTIME_WIDE = 2;
 const FLAG_LINE_BREAK = 4;
 /** The addon made the entry's source, path and stamp (strings 3i .. 3i+2 of its listing). */
 const FLAG_STRINGS = 8;
+/** The entry may have extended attributes (the others have none). */
+const FLAG_XATTRS = 16;
 const TWO_TO_32 = 2 ** 32;
 
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
@@ -207,9 +216,9 @@ class Records {
  * ctime stay BigInts.
  */
 function nativeLister(addon: NativeAddon): DirectoryLister {
-  return (directory, problems) => {
+  return (directory, problems, xattrsOf) => {
     const { source, path } = directory;
-    const [listed, strings] = addon.listDirectory(source, path);
+    const [listed, strings] = addon.listDirectory(source, path, xattrsOf !== undefined);
     // A Buffer the addon made has memory of its own, aligned for 8-byte words; else a copy is.
     const records = new Records(
       listed.byteOffset % 8 === 0 ? listed : Buffer.from(new Uint8Array(listed)),
@@ -224,7 +233,9 @@ function nativeLister(addon: NativeAddon): DirectoryLister {
       at += FIELDS + Math.ceil(nameLength / 8);
       if ((flags & FLAG_STRINGS) !== 0) {
         const made = 3 * entry;
-        children.push(records.node(record, strings[made]!, strings[made + 1]!, strings[made + 2]));
+        const child = records.node(record, strings[made]!, strings[made + 1]!, strings[made + 2]);
+        if ((flags & FLAG_XATTRS) !== 0) xattrsOf?.(child);
+        children.push(child);
         continue;
       }
       const nameStart = (record + FIELDS) * 8;
@@ -249,7 +260,9 @@ function nativeLister(addon: NativeAddon): DirectoryLister {
         problems.push(`${childPath}: cannot stat (${errnoNames.get(failed) ?? `errno ${failed}`})`);
         continue;
       }
-      children.push(records.node(record, `${prefix}/${name}`, childPath, undefined));
+      const child = records.node(record, `${prefix}/${name}`, childPath, undefined);
+      if ((flags & FLAG_XATTRS) !== 0) xattrsOf?.(child);
+      children.push(child);
     }
     return children;
   };

@@ -106,7 +106,7 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
     const { path } = directory;
     let listed: TreeNode[];
     try {
-      listed = list(directory, problems);
+      listed = list(directory, problems, readXattrs === undefined ? undefined : xattrsOf);
     } catch (error) {
       problems.push(`${path || '/'}: directory is not readable (${errorCode(error)})`);
       continue;
@@ -117,7 +117,6 @@ export async function scanTree(treeDir: string, options: ScanOptions): Promise<T
         problems.push("/.cvmfs: reserved for the client's virtual snapshot directory");
         continue;
       }
-      if (readXattrs !== undefined) xattrsOf(child);
       const childSource = child.source;
       if (isSymlink(child)) {
         const target = readlinkSync(childSource, { encoding: 'buffer' });
