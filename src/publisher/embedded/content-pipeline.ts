@@ -8,14 +8,9 @@ import { hashBytes, hashToHex, objectPath, type HashAlgorithm } from '../../cvmf
 import { objectExistsSync, writeObjectSync } from '../../storage/directory-objects.js';
 import type { WorkerTarget } from '../../storage/storage.js';
 import { StepClock, type ContentProfile } from './content-profile.js';
+import { decodeContent, type StoredContent } from './stored-content.js';
 
-/** Where a regular file's content went: one object, or a list of chunk objects. */
-export interface StoredContent {
-  /** Hex hash of the whole-file object; `''` for a chunked file. */
-  hash: string;
-  compression: Compression;
-  chunks?: Array<{ offset: number; size: number; hash: string }>;
-}
+export type { StoredContent } from './stored-content.js';
 
 export interface PipelineOptions {
   /** Where objects are written from the worker; without one, their bytes go back to the caller. */
@@ -209,7 +204,7 @@ export class ContentPipeline {
     started = clock.start();
     const known = this.lookup?.get(rawKey) as string | undefined;
     if (known !== undefined && target !== undefined) {
-      const { hash } = JSON.parse(known) as StoredContent;
+      const { hash } = decodeContent(known);
       if (objectExistsSync(target.root, objectPath(hash, suffix))) {
         outcome.knownContent++;
         clock.stop('lookup', started);

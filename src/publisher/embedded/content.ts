@@ -42,6 +42,7 @@ export class ContentStore {
   };
   /** Objects this run wrote: if the publish fails, nothing references them and they go again. */
   readonly written: string[] = [];
+  /** The content of each inode with several names (hard links), by device and inode. */
   private readonly byInode = new Map<string, Promise<StoredContent>>();
   private pool: ContentWorkerPool | undefined;
   private unflushed = 0;
@@ -77,12 +78,13 @@ export class ContentStore {
 
   /** Stores a file's content; hard links share one content, so each inode is stored once. */
   async content(node: TreeNode): Promise<StoredContent> {
-    const key = `${node.dev}:${node.ino}`;
-    let pending = this.byInode.get(key);
-    if (pending === undefined) {
-      pending = this.storeFile(node);
-      this.byInode.set(key, pending);
-    }
+    let pending: Promise<StoredContent>;
+    if (node.nlink > 1) {
+      const key = `${node.dev}:${node.ino}`;
+      const first = this.byInode.get(key);
+      pending = first ?? this.storeFile(node);
+      if (first === undefined) this.byInode.set(key, pending);
+    } else pending = this.storeFile(node);
     const content = await pending;
     // Every name of the inode gets its stamp: the next publish must know each of them.
     if (node.source !== '' && !this.options.dryRun) {

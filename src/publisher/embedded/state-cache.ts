@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { decodeXattrs, encodeXattrs, type Xattrs } from '../../cvmfs/catalog/xattr.js';
 import type { CatalogRecord, CatalogRecordCache } from '../../reader/catalog-tree.js';
-import type { StoredContent } from './content-pipeline.js';
+import { decodeContent, encodeContent, type StoredContent } from './stored-content.js';
 import { storageError } from '../../storage/errors.js';
 import type { TreeNode } from './tree.js';
 
@@ -38,7 +38,7 @@ export interface SpoolBinding {
 }
 
 /** The spool's layout; a spool of another (older) layout is emptied and made anew. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** The extended attributes of an entry as the spool keeps them: the catalog's blob, in hex ('' for none). */
 function xattrsText(xattrs: Xattrs | undefined): string {
@@ -56,22 +56,6 @@ const LOAD_PAGE_ROWS = 32768;
 /** True if a loaded `<stamp>\n<content>` is of this stamp. */
 function knownAs(known: string, stamp: FileStamp): boolean {
   return known.startsWith(stamp) && known.charCodeAt(stamp.length) === 10;
-}
-
-/** Content as a compact string: `<compression>:<hash>`, or JSON for a chunked file. */
-function encodeContent(content: StoredContent): string {
-  return content.chunks === undefined
-    ? `${content.compression}:${content.hash}`
-    : JSON.stringify(content);
-}
-
-function decodeContent(text: string): StoredContent {
-  if (text.startsWith('{')) return JSON.parse(text) as StoredContent;
-  const at = text.indexOf(':');
-  return {
-    compression: text.slice(0, at) as StoredContent['compression'],
-    hash: text.slice(at + 1),
-  };
 }
 
 /**
@@ -123,7 +107,7 @@ export class StateCache implements CatalogRecordCache {
       // Without rowid: the stamps of a tree are one range of the primary key, read in order.
       this.db.exec(`
       CREATE TABLE file_stamps (source TEXT PRIMARY KEY, stamp TEXT NOT NULL, content TEXT NOT NULL, xattrs TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
-      CREATE TABLE contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL);
+      CREATE TABLE contents (raw TEXT PRIMARY KEY, content TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE catalogs (hash TEXT PRIMARY KEY, record TEXT NOT NULL);
       CREATE TABLE published (id INTEGER PRIMARY KEY CHECK (id = 1), tree TEXT NOT NULL, root_catalog TEXT NOT NULL);
       CREATE TABLE binding (id INTEGER PRIMARY KEY CHECK (id = 1), storage_id TEXT NOT NULL, revision INTEGER NOT NULL, root_catalog TEXT NOT NULL);
@@ -260,6 +244,8 @@ export class StateCache implements CatalogRecordCache {
    */
   rememberXattrs(entries: Iterable<{ source: string; xattrs?: Xattrs }>): void {
     for (const { source, xattrs } of entries) {
+      // Nearly every entry: none now, none recorded.
+      if (xattrs === undefined && (this.xattrs.size === 0 || !this.xattrs.has(source))) continue;
       const text = xattrsText(xattrs);
       if (text !== (this.xattrs.get(source) ?? '')) this.pendingXattrs.set(source, text);
     }
@@ -382,7 +368,7 @@ export class StateCache implements CatalogRecordCache {
         content === undefined ? '' : encodeContent(content),
         xattrsText(entry?.xattrs),
       );
-    for (const [raw, content] of this.pendingContents) putContent.run(raw, JSON.stringify(content));
+    for (const [raw, content] of this.pendingContents) putContent.run(raw, encodeContent(content));
     this.pendingFiles.clear();
     this.pendingContents.clear();
   }
