@@ -3,9 +3,10 @@
  * is there, without ever showing a partial file: the bytes go to an unnamed file in `directory`
  * (O_TMPFILE), which linkat(2) then names. link never replaces a name, so a racing writer cannot
  * overwrite an object, and a crash leaves nothing behind to clean up. Returns true if written,
- * false if `target` existed, and undefined where the file system makes no unnamed files or /proc
- * is missing (the caller then writes through a temporary name, as src/storage/directory-objects.ts
- * does without this addon). Throws with the errno's name otherwise.
+ * false if `target` existed, and undefined where the file system makes no unnamed files or the
+ * kernel lets this process not name one (the caller then writes through a temporary name, as
+ * src/storage/directory-objects.ts does without this addon). Throws with the errno's name
+ * otherwise.
  *
  * One call does what the temporary name costs five system calls and two more directory entries
  * for (create, write, close, link, unlink).
@@ -13,8 +14,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addon.h"
@@ -47,6 +49,19 @@ static int write_all(int fd, const uint8_t *bytes, size_t length) {
   return 0;
 }
 
+/* True if the directory `target` would be named in exists. */
+static int parent_exists(const char *target) {
+  const char *slash = strrchr(target, '/');
+  if (slash == NULL) return 1;
+  size_t length = (size_t)(slash - target);
+  char *parent = strndup(target, length == 0 ? 1 : length);
+  if (parent == NULL) return 1;
+  struct stat st;
+  int exists = stat(parent, &st) == 0 && S_ISDIR(st.st_mode);
+  free(parent);
+  return exists;
+}
+
 static napi_value write_object_at(napi_env env, const char *directory, const char *target,
                                   const uint8_t *bytes, size_t length) {
   int fd = open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
@@ -60,14 +75,17 @@ static napi_value write_object_at(napi_env env, const char *directory, const cha
     close(fd);
     return throw_errno(env, error, "cannot write an object");
   }
-  char self[32];
-  snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-  int linked = linkat(AT_FDCWD, self, AT_FDCWD, target, AT_SYMLINK_FOLLOW);
+  /*
+   * AT_EMPTY_PATH names the open file itself. The kernel allows it to the process that made the
+   * file (Linux 6.10) or to one with CAP_DAC_READ_SEARCH; elsewhere it answers ENOENT, as for a
+   * directory that is not there, and the caller writes through a temporary name instead.
+   */
+  int linked = linkat(fd, "", AT_FDCWD, target, AT_EMPTY_PATH);
   error = errno;
   close(fd);
   if (linked == 0) return boolean(env, 1);
   if (error == EEXIST) return boolean(env, 0);
-  if (error == ENOENT && access("/proc/self/fd", X_OK) != 0) return unsupported(env);
+  if (error == ENOENT && parent_exists(target)) return unsupported(env);
   return throw_errno(env, error, "cannot name an object");
 }
 
