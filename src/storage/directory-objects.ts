@@ -25,14 +25,17 @@ export function tempName(root: string): string {
   return join(txnDirectory(root), `${threadPrefix}${tempCounter++}`);
 }
 
+/** Whether to try unnamed files: false once this thread's file system was seen to make none. */
+let unnamedFiles = nativeAddon !== undefined;
+
 /**
  * Writes an immutable object unless it exists, synchronously (worker threads call this): the
  * bytes go to a file without a name yet, which link() puts in place. link() never replaces an
  * existing name, so a racing writer cannot overwrite an object, and a reader (or a crash) never
  * sees a partial one. True if written.
  *
- * The native addon writes an unnamed file (O_TMPFILE) in one call; without it, or where the
- * file system makes no unnamed files, a temporary name is written, linked and removed.
+ * The native addon writes an unnamed file (O_TMPFILE) in one call; without it, or where unnamed
+ * files cannot be made or named here, a temporary name is written, linked and removed.
  */
 export function writeObjectSync(root: string, name: string, bytes: Uint8Array): boolean {
   if (unnamedFiles) {
@@ -42,9 +45,6 @@ export function writeObjectSync(root: string, name: string, bytes: Uint8Array): 
   }
   return writeThroughTemporaryName(root, name, bytes);
 }
-
-/** False once the file system was seen to make no unnamed files (then for this thread). */
-let unnamedFiles = nativeAddon !== undefined;
 
 /** writeObjectSync through a temporary name, which is removed whatever happens. */
 export function writeThroughTemporaryName(root: string, name: string, bytes: Uint8Array): boolean {
