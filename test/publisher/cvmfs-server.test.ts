@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isUcvmError, type UcvmError } from '../../src/errors.js';
@@ -49,6 +49,9 @@ describe.skipIf(skip !== undefined)('the cvmfs-server backend against a real str
     base = await makeTempDir('ucvm-server-');
     tree = path.join(base, 'tree');
     buildRichTree(tree);
+    // The root's mtime well in the past: cvmfs_server stamps the root with the time of its
+    // publish, which then always differs (in the same second as the tree was made, it did not).
+    utimesSync(tree, new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
     embedded = await makeRepo({ base });
   }, 120_000);
   afterAll(async () => {
