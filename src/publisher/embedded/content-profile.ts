@@ -48,23 +48,26 @@ export function emptyProfile(): ContentProfile {
 }
 
 export function addProfile(into: ContentProfile, from: Partial<ContentProfile>): void {
-  for (const [step, seconds] of Object.entries(from) as Array<[ContentStep, number]>)
-    into[step] += seconds;
+  // Once per file: no array of entries made for it.
+  for (const step in from) into[step as ContentStep] += from[step as ContentStep]!;
 }
 
-/** Seconds spent per step; `start()`/`stop()` cost nothing when profiling is off. */
+/**
+ * Seconds spent per step; `start()`/`stop()` cost nothing when profiling is off. The clock is
+ * the thread's `performance.now()` (milliseconds, microsecond resolution): a dozen readings per
+ * file, none of them allocating, as a BigInt of nanoseconds would.
+ */
 export class StepClock {
   readonly seconds: Partial<ContentProfile> = {};
 
   constructor(private readonly enabled: boolean) {}
 
-  start(): bigint {
-    return this.enabled ? process.hrtime.bigint() : 0n;
+  start(): number {
+    return this.enabled ? performance.now() : 0;
   }
 
-  stop(step: ContentStep, started: bigint): void {
+  stop(step: ContentStep, started: number): void {
     if (!this.enabled) return;
-    this.seconds[step] =
-      (this.seconds[step] ?? 0) + Number(process.hrtime.bigint() - started) / 1e9;
+    this.seconds[step] = (this.seconds[step] ?? 0) + (performance.now() - started) / 1000;
   }
 }

@@ -47,8 +47,8 @@ export class ContentStore {
   private pool: ContentWorkerPool | undefined;
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
-  private firstHandOff: bigint | undefined;
-  private lastResult: bigint | undefined;
+  private firstHandOff: number | undefined;
+  private lastResult: number | undefined;
 
   constructor(
     private readonly options: PipelineOptions,
@@ -142,7 +142,7 @@ export class ContentStore {
   async close(): Promise<void> {
     const { profile } = this.stats;
     if (profile !== undefined && this.pool !== undefined && this.lastResult !== undefined) {
-      const wall = Number(this.lastResult - this.firstHandOff!) / 1e9;
+      const wall = (this.lastResult - this.firstHandOff!) / 1000;
       profile.idle = Math.max(0, wall * this.pool.size - profile.busy);
     }
     await this.pool?.close();
