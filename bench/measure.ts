@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isUcvmError } from '../src/errors.js';
 import { scanTree } from '../src/publisher/embedded/scan.js';
 import { checkAtMost, checkBelow, GOALS, type GoalResult } from './goals.js';
+import { probeCreates, SLOW_CREATE_MICROS } from './creates.js';
 import { takeInventory, type Inventory } from './inventory.js';
 import { makeRepo, timePublish, type BenchRepo, type Timing } from './publish.js';
 import { measureLimit, measureLimitAllCores, type Limit } from './limit.js';
@@ -62,6 +63,8 @@ export interface TreeResult {
 export interface FullRound {
   seconds: number;
   limitSeconds: number;
+  /** Microseconds per file created, probed right before the publish (see creates.ts). */
+  createMicros: number;
   ratio: number;
 }
 
@@ -210,13 +213,19 @@ export async function measureTree(
       step = 'init';
       repo = await makeRepo(join(work, `repo-${round}`));
       await warmCache(listFile);
+      const createMicros = probeCreates(work);
       step = 'full publish';
       say(`${kind}: full publish ${round} of ${FULL_ROUNDS}`);
       const run = await timePublish(repo, tree, 'full');
       runs.push(run);
-      rounds.push({ seconds: run.seconds, limitSeconds, ratio: run.seconds / limitSeconds });
+      rounds.push({
+        seconds: run.seconds,
+        limitSeconds,
+        ratio: run.seconds / limitSeconds,
+        createMicros,
+      });
       say(
-        `${kind}: full publish ${run.seconds.toFixed(2)} s, the limit on all cores before it ${limitSeconds.toFixed(2)} s: ${(run.seconds / limitSeconds).toFixed(2)}x`,
+        `${kind}: full publish ${run.seconds.toFixed(2)} s, the limit on all cores before it ${limitSeconds.toFixed(2)} s: ${(run.seconds / limitSeconds).toFixed(2)}x; creating a file took ${createMicros.toFixed(0)} µs${createMicros > SLOW_CREATE_MICROS ? ' (slow: files were deleted in masses minutes ago, see bench/readme.md)' : ''}`,
       );
     }
     const full = medianRun(runs);

@@ -1,6 +1,7 @@
 import { GOALS } from './goals.js';
 import type { Machine } from './machine.js';
 import { describeServerTiming } from './server-reference.js';
+import { SLOW_CREATE_MICROS } from './creates.js';
 import { describeRuns, type TreeGoals, type TreeResult } from './measure.js';
 import type { BenchOptions } from './options.js';
 
@@ -118,7 +119,7 @@ export function summarize(report: Report): string {
         `      rounds (full publish / the limit on all cores before it): ${full.rounds
           .map(
             (round) =>
-              `${round.seconds.toFixed(2)} / ${round.limitSeconds.toFixed(2)} s = ${round.ratio.toFixed(2)}x`,
+              `${round.seconds.toFixed(2)} / ${round.limitSeconds.toFixed(2)} s = ${round.ratio.toFixed(2)}x (create ${round.createMicros.toFixed(0)} µs${round.createMicros > SLOW_CREATE_MICROS ? ', slow' : ''})`,
           )
           .join('; ')}; median of ${describeRuns(full)}`,
         `      phases: setup ${full.phases.setup.toFixed(2)}, scan ${full.phases.scan.toFixed(2)}, content ${full.phases.content.toFixed(2)}, catalogs+commit ${full.phases.catalogs.toFixed(2)}`,
