@@ -25,6 +25,17 @@ char *string_argument(napi_env env, napi_value value, size_t *length, const char
   return text;
 }
 
+char *only_string_argument(napi_env env, napi_callback_info info, size_t *length,
+                           const char *usage) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  return string_argument(env, argv[0], length, usage);
+}
+
 static int export_function(napi_env env, napi_value exports, const char *name,
                            napi_callback function) {
   napi_value value;

@@ -18,6 +18,11 @@ napi_value throw_errno(napi_env env, int error, const char *what);
  */
 char *string_argument(napi_env env, napi_value value, size_t *length, const char *usage);
 
+/* The one string argument of a call, as a new C string (free it); NULL, with a TypeError naming
+ * `usage` pending, if the call has another number of arguments or it is no string. */
+char *only_string_argument(napi_env env, napi_callback_info info, size_t *length,
+                           const char *usage);
+
 /* listDirectory(source, path): see list-directory.c. */
 napi_value list_directory(napi_env env, napi_callback_info info);
 

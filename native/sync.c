@@ -54,19 +54,17 @@ static void settle(napi_env env, napi_status status, void *data) {
 }
 
 napi_value sync_file_system(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
-    napi_throw_type_error(env, NULL, USAGE);
-    return NULL;
-  }
-  sync_job *job = calloc(1, sizeof *job);
-  if (job == NULL) return throw_errno(env, ENOMEM, "out of memory");
   size_t length;
-  job->path = string_argument(env, argv[0], &length, USAGE);
+  char *path = only_string_argument(env, info, &length, USAGE);
+  if (path == NULL) return NULL;
+  sync_job *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    free(path);
+    return throw_errno(env, ENOMEM, "out of memory");
+  }
+  job->path = path;
   napi_value promise, name;
-  if (job->path == NULL ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "syncFileSystem", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, sync_now, settle, job, &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {

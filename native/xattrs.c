@@ -49,14 +49,8 @@ static napi_value pairs_of(napi_env env, const char *path, const char *names, si
 }
 
 napi_value read_xattrs(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
-    napi_throw_type_error(env, NULL, USAGE);
-    return NULL;
-  }
   size_t path_length;
-  char *path = string_argument(env, argv[0], &path_length, USAGE);
+  char *path = only_string_argument(env, info, &path_length, USAGE);
   if (path == NULL) return NULL;
   napi_value result = NULL;
   char *names = malloc(LIST_MAX), *value = malloc(VALUE_MAX);
