@@ -1,7 +1,8 @@
 /*
  * The publisher's native file-system calls (one Node-API addon, built by scripts/build-native.js
- * and loaded by src/native/addon.ts): what node:fs either lacks (extended attributes, unnamed files, syncfs)
- * or costs several times the system calls for (a directory's entries with their lstat).
+ * and loaded by src/native/addon.ts): what node:fs either lacks (extended attributes, unnamed
+ * files, syncfs) or costs several times the system calls for (a directory's entries with their
+ * lstat).
  */
 #ifndef UCVM_ADDON_H
 #define UCVM_ADDON_H

@@ -1,9 +1,9 @@
 /*
- * listDirectory(source, path, xattrs): the entries of one directory, sorted by the bytes of their names,
- * each with what lstat(2) tells of it. The publisher's scan calls it once per directory of the
- * tree in place of one readdir and one lstat call per entry through node:fs, which cost several
- * times the system calls themselves (src/publisher/embedded/directory-listing.ts reads what it
- * returns, and falls back to node:fs where this addon is not built).
+ * listDirectory(source, path, xattrs): the entries of one directory, sorted by the bytes of their
+ * names, each with what lstat(2) tells of it. The publisher's scan calls it once per directory
+ * of the tree in place of one readdir and one lstat call per entry through node:fs, which cost
+ * several times the system calls themselves (src/publisher/embedded/directory-listing.ts reads
+ * what it returns, and falls back to node:fs where this addon is not built).
  *
  * It returns [records, strings]. The records, native byte order, every field 8 bytes (see
  * FIELD_* below), per entry: FIELDS header words, then the name's bytes, padded with zeros to a
@@ -180,14 +180,21 @@ static int format_stamp(char *stamp, size_t room, const int64_t *fields) {
   return length > 0 && (size_t)length < room ? length : 0;
 }
 
-/* `prefix`/`name` as a new JavaScript string, through `scratch`; 0 on failure. */
-static int joined(napi_env env, char *scratch, const char *prefix, size_t prefix_length,
-                  const entry *name, napi_value *result) {
+/* Writes `prefix`/`name` into `scratch`, NUL-terminated; returns its length. */
+static size_t join_name(char *scratch, const char *prefix, size_t prefix_length,
+                        const entry *name) {
   memcpy(scratch, prefix, prefix_length);
   scratch[prefix_length] = '/';
   memcpy(scratch + prefix_length + 1, name->name, name->length);
-  return napi_create_string_utf8(env, scratch, prefix_length + 1 + name->length, result) ==
-         napi_ok;
+  scratch[prefix_length + 1 + name->length] = '\0';
+  return prefix_length + 1 + name->length;
+}
+
+/* `prefix`/`name` as a new JavaScript string, through `scratch`; 0 on failure. */
+static int joined(napi_env env, char *scratch, const char *prefix, size_t prefix_length,
+                  const entry *name, napi_value *result) {
+  size_t length = join_name(scratch, prefix, prefix_length, name);
+  return napi_create_string_utf8(env, scratch, length, result) == napi_ok;
 }
 
 /* Sets strings[3i .. 3i+2] for a plain entry (ASCII name, stat fields JavaScript holds exactly). */
@@ -207,18 +214,15 @@ static int set_strings(napi_env env, napi_value strings, size_t i, char *scratch
   return 1;
 }
 
-/* The listing of one directory; see the top of this file. */
 /* True if the entry `name` in `source` has extended attributes, or its list cannot be read. */
 static int may_have_xattrs(char *scratch, const char *source, size_t source_length,
                            const entry *name) {
-  memcpy(scratch, source, source_length);
-  scratch[source_length] = '/';
-  memcpy(scratch + source_length + 1, name->name, name->length);
-  scratch[source_length + 1 + name->length] = '\0';
+  join_name(scratch, source, source_length, name);
   ssize_t size = llistxattr(scratch, NULL, 0);
   return size > 0 || (size < 0 && errno != ENOTSUP);
 }
 
+/* The listing of one directory; see the top of this file. */
 static napi_value list(napi_env env, const char *source, size_t source_length, const char *path,
                        size_t path_length, int xattrs) {
   int fd = open(source, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -21,7 +21,8 @@
 
 #include "addon.h"
 
-static const char USAGE[] = "writeObject(directory, target, bytes) takes two strings and a Uint8Array";
+static const char USAGE[] =
+    "writeObject(directory, target, bytes) takes two strings and a Uint8Array";
 
 static napi_value boolean(napi_env env, int value) {
   napi_value result;

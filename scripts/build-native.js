@@ -1,8 +1,8 @@
 // Builds the native file-system addon (native/*.c: the directory lister, extended attributes,
-// syncfs) into dist/native/, against the Node-API headers of the node-api-headers package: the
-// addon then loads in any Node >= 20 without node-gyp or Node's own headers. Without a C
-// compiler it is left out, and the publisher does the same work through node:fs, getfattr and
-// sync (slower, same result). A compiler that fails on the source fails the build.
+// object writes, syncfs) into dist/native/, against the Node-API headers of the node-api-headers
+// package: the addon then loads in any Node >= 20 without node-gyp or Node's own headers.
+// Without a C compiler it is left out, and the publisher does the same work through node:fs,
+// getfattr and sync (slower, same result). A compiler that fails on the source fails the build.
 import { execFileSync } from 'node:child_process';
 import { env, stderr } from 'node:process';
 import { mkdirSync, readdirSync } from 'node:fs';

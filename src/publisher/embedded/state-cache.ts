@@ -245,7 +245,7 @@ export class StateCache implements CatalogRecordCache {
   rememberXattrs(entries: Iterable<{ source: string; xattrs?: Xattrs }>): void {
     for (const { source, xattrs } of entries) {
       // Nearly every entry: none now, none recorded.
-      if (xattrs === undefined && (this.xattrs.size === 0 || !this.xattrs.has(source))) continue;
+      if (xattrs === undefined && !this.xattrs.has(source)) continue;
       const text = xattrsText(xattrs);
       if (text !== (this.xattrs.get(source) ?? '')) this.pendingXattrs.set(source, text);
     }
